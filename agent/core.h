@@ -1,0 +1,94 @@
+/*
+ * core.h - one agent's cluster logic, without any I/O.
+ *
+ * The core owns membership and election (and, as they arrive, the
+ * scheduler, tasks and dfs modules).  The event loop feeds it what happened
+ * -- the connection came up or went down, a message arrived, time passed --
+ * together with the time (a monotonic clock for durations, the wall clock
+ * only to stamp records people read), and after each call carries out the
+ * actions in core->out: publish, log, fail, hang, recover.
+ *
+ * Because nothing here reads a clock or touches a socket, a whole cluster
+ * of cores can run in one process over a simulated broker (the unit tests
+ * do), and every decision can be replayed.
+ */
+#ifndef DX_CORE_H
+#define DX_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dx_msg.h"
+#include "dx_topic.h"
+#include "election.h"
+#include "membership.h"
+#include "outbox.h"
+
+#define DX_SUBS_MAX 8
+
+typedef struct dx_core_cfg {
+    uint16_t id;
+    char name[DX_NAME_MAX + 1];
+    dx_topics topics;
+    int64_t heartbeat_ms;
+    int64_t timeout_ms;
+    uint64_t pool_kb;
+    size_t n_devices;
+    char devices[DX_DEVICES_MAX][DX_NAME_MAX + 1];
+    uint32_t seed;
+} dx_core_cfg;
+
+typedef struct dx_core {
+    dx_core_cfg cfg;
+    dx_members members;
+    dx_election elect;
+    bool connected;
+    uint64_t epoch;
+    uint64_t hb_seq;
+    int64_t next_hb_ms;
+    int64_t last_tick_ms;      /* to notice our own stalls */
+    dx_load load;              /* latest local load, set by the shell */
+    uint64_t rejected;         /* malformed or invalid messages dropped */
+    bool members_dirty;        /* leader: republish {root}/members */
+    dx_msg_members view;       /* scratch for publishing {root}/members */
+    dx_outbox out;
+} dx_core;
+
+/* Initialises a core.  Large: allocate it (calloc) rather than on a stack. */
+void dx_core_init(dx_core *c, const dx_core_cfg *cfg);
+
+/* Writes the subscription filters the core needs into subs; returns how
+ * many.  The shell subscribes to all of them at QoS 1 on every connect. */
+size_t dx_core_subscriptions(const dx_core *c,
+                             char subs[][DX_TOPIC_MAX + 1], size_t cap);
+
+/* The will to register for a connection with `epoch`: the retained state
+ * topic and an "offline" payload with reason "crash". */
+int dx_core_will(const dx_core *c, uint64_t epoch, char *topic, size_t tcap,
+                 char *payload, size_t pcap, size_t *plen);
+
+/* The connection is up with a fresh epoch: publishes the birth. */
+void dx_core_on_connected(dx_core *c, uint64_t epoch, int64_t now,
+                          int64_t wall);
+
+/* The connection is down. */
+void dx_core_on_disconnected(dx_core *c, int64_t now);
+
+/* A message arrived.  Invalid input is counted and dropped, never acted on. */
+void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
+                        const char *payload, size_t plen, bool retained,
+                        int64_t now, int64_t wall);
+
+/* Time passed: heartbeats, failure detection, election timers. */
+void dx_core_tick(dx_core *c, int64_t now, int64_t wall);
+
+/* When the next tick is due (monotonic ms). */
+int64_t dx_core_next_deadline(const dx_core *c);
+
+/* The shell's latest reading of CPU, memory and disk. */
+void dx_core_set_load(dx_core *c, const dx_load *load);
+
+/* A graceful exit: publishes the retained "offline" state. */
+void dx_core_shutdown(dx_core *c, int64_t wall);
+
+#endif

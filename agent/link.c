@@ -1,0 +1,513 @@
+/*
+ * link.c - one MQTT connection over Paho MQTTAsync.  See link.h.
+ *
+ * Paho runs its callbacks on its own thread; this file keeps the little
+ * state the blocking helpers need (connected, the result of the last
+ * connect) under its own mutex and condition variable, and passes
+ * everything else straight to the caller's callbacks.
+ */
+#include "link.h"
+
+#include <MQTTAsync.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One Paho client handle.  Every connection attempt gets a fresh handle:
+ * reconnecting an old handle after a lost connection is unreliable in
+ * Paho (its callbacks sometimes never come), and a fresh one also carries
+ * the fresh will.  Callbacks of a replaced handle are ignored. */
+typedef struct handle {
+    MQTTAsync client;
+    struct dx_link *l;
+} handle;
+
+struct dx_link {
+    MQTTAsync client;               /* == cur->client */
+    handle *cur;
+    bool used;                      /* cur has been connected once */
+    dx_link_cb cb;
+    dx_link_opts opts;
+    char *uri, *client_id, *user, *password, *cafile, *cert, *key;
+    int port;                       /* broker port, for abort */
+    /* The will must outlive the connect call: Paho reads it later. */
+    char *will_topic;
+    void *will_payload;
+    size_t will_len;
+    int will_qos;
+    bool will_retain;
+    MQTTAsync_willOptions will;
+    MQTTAsync_SSLOptions ssl;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool connected;
+    int attempt_done;               /* 0 pending, 1 ok, -1 failed */
+    int fail_code;
+    char fail_text[160];
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static int port_of(const char *uri)
+{
+    const char *p = strrchr(uri, ':');
+    long v;
+    char *end;
+    if (p == NULL || strchr(p, '/') != NULL)
+        return strncmp(uri, "ssl", 3) == 0 || strncmp(uri, "mqtts", 5) == 0
+                   ? 8883 : 1883;
+    v = strtol(p + 1, &end, 10);
+    return (*end == '\0' && v > 0 && v < 65536) ? (int)v : -1;
+}
+
+static void set_attempt(dx_link *l, int done, bool connected, int code,
+                        const char *text)
+{
+    pthread_mutex_lock(&l->mu);
+    l->attempt_done = done;
+    l->connected = connected;
+    l->fail_code = code;
+    snprintf(l->fail_text, sizeof l->fail_text, "%s", text ? text : "");
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    handle *h = ctx;
+    dx_link *l = h->l;
+    (void)resp;
+    if (h != l->cur)
+        return;
+    set_attempt(l, 1, true, 0, NULL);
+    if (l->cb.on_status)
+        l->cb.on_status(l->cb.ctx, DX_LINK_CONNECTED, 0, "");
+}
+
+/* CONNACK return codes of MQTT 3.1.1, in words. */
+static const char *connack_text(int code)
+{
+    switch (code) {
+    case 1:
+        return "the broker refused the protocol version";
+    case 2:
+        return "the broker refused the client id";
+    case 3:
+        return "the broker is unavailable";
+    case 4:
+        return "the broker refused the user name or password";
+    case 5:
+        return "the broker refused: not authorised";
+    default:
+        return NULL;
+    }
+}
+
+static void on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+    handle *h = ctx;
+    dx_link *l = h->l;
+    int code = resp ? resp->code : MQTTASYNC_FAILURE;
+    const char *text = connack_text(code);
+    char buf[160];
+
+    if (h != l->cur)
+        return;
+    if (text == NULL) {
+        snprintf(buf, sizeof buf, "cannot connect to %s%s%s", l->uri,
+                 resp && resp->message ? ": " : "",
+                 resp && resp->message ? resp->message : "");
+        text = buf;
+    }
+    set_attempt(l, -1, false, code, text);
+    if (l->cb.on_status)
+        l->cb.on_status(l->cb.ctx, DX_LINK_CONNECT_FAILED, code, text);
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+    handle *h = ctx;
+    dx_link *l = h->l;
+    if (h != l->cur)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->connected = false;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    if (l->cb.on_status)
+        l->cb.on_status(l->cb.ctx, DX_LINK_LOST, 0, cause ? cause : "");
+}
+
+static int on_arrived(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
+{
+    handle *h = ctx;
+    dx_link *l = h->l;
+    size_t n = tlen > 0 ? (size_t)tlen : strlen(topic);
+    if (l->cb.on_message && h == l->cur)
+        l->cb.on_message(l->cb.ctx, topic, n, m->payload,
+                         m->payloadlen > 0 ? (size_t)m->payloadlen : 0,
+                         m->retained != 0);
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+/* Replaces the current Paho handle by a fresh one; the new one is made
+ * first so Paho's threads never stop between the two. */
+static int new_handle(dx_link *l)
+{
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    handle *h = calloc(1, sizeof *h), *old = l->cur;
+
+    if (h == NULL)
+        return DX_ENOMEM;
+    h->l = l;
+    co.sendWhileDisconnected = 0;
+    if (MQTTAsync_createWithOptions(&h->client, l->uri, l->client_id,
+                                    MQTTCLIENT_PERSISTENCE_NONE, NULL,
+                                    &co) != MQTTASYNC_SUCCESS) {
+        free(h);
+        return DX_EINVAL;
+    }
+    if (MQTTAsync_setCallbacks(h->client, h, on_lost, on_arrived, NULL) !=
+        MQTTASYNC_SUCCESS) {
+        MQTTAsync_destroy(&h->client);
+        free(h);
+        return DX_EINVAL;
+    }
+    pthread_mutex_lock(&l->mu);
+    l->cur = h;
+    l->client = h->client;
+    l->connected = false;
+    pthread_mutex_unlock(&l->mu);
+    if (old != NULL) {
+        MQTTAsync_destroy(&old->client);
+        free(old);
+    }
+    return 0;
+}
+
+int dx_link_create(dx_link **out, const dx_link_opts *opts,
+                   const dx_link_cb *cb)
+{
+    dx_link *l;
+    pthread_condattr_t ca;
+
+    *out = NULL;
+    if (opts->uri == NULL || opts->client_id == NULL ||
+        opts->client_id[0] == '\0' || port_of(opts->uri) < 0)
+        return DX_EINVAL;
+    if ((l = calloc(1, sizeof *l)) == NULL)
+        return DX_ENOMEM;
+    l->cb = *cb;
+    l->opts = *opts;
+    l->uri = strdup(opts->uri);
+    l->client_id = strdup(opts->client_id);
+    l->user = dup_or_null(opts->user);
+    l->password = dup_or_null(opts->password);
+    l->cafile = dup_or_null(opts->cafile);
+    l->cert = dup_or_null(opts->cert);
+    l->key = dup_or_null(opts->key);
+    l->port = port_of(opts->uri);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    if (new_handle(l) != 0) {
+        dx_link_destroy(&l);
+        return DX_EINVAL;
+    }
+    *out = l;
+    return 0;
+}
+
+void dx_link_destroy(dx_link **lp)
+{
+    dx_link *l = *lp;
+    if (l == NULL)
+        return;
+    if (l->cur != NULL) {
+        MQTTAsync_destroy(&l->cur->client);
+        free(l->cur);
+    }
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l->uri);
+    free(l->client_id);
+    free(l->user);
+    if (l->password != NULL) {
+        memset(l->password, 0, strlen(l->password));
+        free(l->password);
+    }
+    free(l->cafile);
+    free(l->cert);
+    free(l->key);
+    free(l->will_topic);
+    free(l->will_payload);
+    free(l);
+    *lp = NULL;
+}
+
+int dx_link_connect(dx_link *l, const char *will_topic,
+                    const void *will_payload, size_t will_len, int will_qos,
+                    bool will_retain)
+{
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_willOptions wo = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
+
+    int rc;
+
+    if (l->used && (rc = new_handle(l)) != 0)
+        return rc;
+    l->used = true;
+    free(l->will_topic);
+    free(l->will_payload);
+    l->will_topic = NULL;
+    l->will_payload = NULL;
+    if (will_topic != NULL) {
+        l->will_topic = strdup(will_topic);
+        l->will_payload = malloc(will_len + 1);
+        if (l->will_topic == NULL || l->will_payload == NULL)
+            return DX_ENOMEM;
+        memcpy(l->will_payload, will_payload, will_len);
+        l->will_len = will_len;
+        wo.topicName = l->will_topic;
+        wo.message = NULL;
+        wo.payload.data = l->will_payload;
+        wo.payload.len = (int)will_len;
+        wo.qos = will_qos;
+        wo.retained = will_retain;
+        l->will = wo;
+        co.will = &l->will;
+    }
+    co.keepAliveInterval = l->opts.keepalive_s > 0 ? l->opts.keepalive_s : 10;
+    co.cleansession = 1;
+    co.automaticReconnect = 0;
+    co.connectTimeout = l->opts.connect_timeout_s > 0
+                            ? l->opts.connect_timeout_s : 5;
+    co.maxInflight = l->opts.max_inflight > 0 ? l->opts.max_inflight : 1000;
+    co.username = l->user;
+    co.password = l->password;
+    if (l->cafile != NULL || l->cert != NULL ||
+        strncmp(l->uri, "ssl://", 6) == 0 || strncmp(l->uri, "mqtts://", 8) == 0) {
+        so.trustStore = l->cafile;
+        so.keyStore = l->cert;
+        so.privateKey = l->key;
+        so.enableServerCertAuth = 1;
+        so.verify = 1;               /* check the host name too */
+        l->ssl = so;
+        co.ssl = &l->ssl;
+    }
+    co.onSuccess = on_connect_ok;
+    co.onFailure = on_connect_fail;
+    co.context = l->cur;
+
+    pthread_mutex_lock(&l->mu);
+    l->attempt_done = 0;
+    pthread_mutex_unlock(&l->mu);
+    return MQTTAsync_connect(l->client, &co) == MQTTASYNC_SUCCESS
+               ? 0 : DX_ECONNECT;
+}
+
+/* Absolute CLOCK_MONOTONIC time timeout_ms from now. */
+static struct timespec deadline_in(int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+int dx_link_connect_wait(dx_link *l, int timeout_ms, char *why, size_t cap)
+{
+    struct timespec dl = deadline_in(timeout_ms);
+    int rc = dx_link_connect(l, NULL, NULL, 0, 0, false);
+    int done;
+
+    if (rc != 0) {
+        snprintf(why, cap, "cannot start a connection to %s", l->uri);
+        return rc;
+    }
+    pthread_mutex_lock(&l->mu);
+    while (l->attempt_done == 0 &&
+           pthread_cond_timedwait(&l->cv, &l->mu, &dl) != ETIMEDOUT)
+        ;
+    done = l->attempt_done;
+    if (done < 0)
+        snprintf(why, cap, "%s", l->fail_text);
+    rc = done > 0 ? 0 : done == 0 ? DX_ETIMEOUT
+                  : (l->fail_code == 4 || l->fail_code == 5) ? DX_EAUTH
+                                                             : DX_ECONNECT;
+    pthread_mutex_unlock(&l->mu);
+    if (done == 0)
+        snprintf(why, cap, "no answer from the broker at %s within %d ms",
+                 l->uri, timeout_ms);
+    return rc;
+}
+
+static int subscribe(dx_link *l, const char *const *filters, size_t n,
+                     int qos, MQTTAsync_token *token)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int qs[16];
+    if (n == 0 || n > 16)
+        return DX_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        qs[i] = qos;
+    if (MQTTAsync_subscribeMany(l->client, (int)n, (char *const *)filters, qs,
+                                &ro) != MQTTASYNC_SUCCESS)
+        return DX_ECONNECT;
+    *token = ro.token;
+    return 0;
+}
+
+int dx_link_subscribe(dx_link *l, const char *const *filters, size_t n,
+                      int qos)
+{
+    MQTTAsync_token tok;
+    return subscribe(l, filters, n, qos, &tok);
+}
+
+int dx_link_subscribe_wait(dx_link *l, const char *const *filters, size_t n,
+                           int qos, int timeout_ms)
+{
+    MQTTAsync_token tok;
+    int rc = subscribe(l, filters, n, qos, &tok);
+    if (rc != 0)
+        return rc;
+    return MQTTAsync_waitForCompletion(l->client, tok,
+                                       (unsigned long)timeout_ms) ==
+                   MQTTASYNC_SUCCESS
+               ? 0 : DX_ETIMEOUT;
+}
+
+int dx_link_publish(dx_link *l, const char *topic, const void *payload,
+                    size_t len, int qos, bool retain)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    m.payload = (void *)payload;
+    m.payloadlen = (int)len;
+    m.qos = qos;
+    m.retained = retain;
+    return MQTTAsync_sendMessage(l->client, topic, &m, &ro) ==
+                   MQTTASYNC_SUCCESS
+               ? 0 : DX_ECONNECT;
+}
+
+int dx_link_flush(dx_link *l, int timeout_ms)
+{
+    MQTTAsync_token *toks = NULL;
+    struct timespec dl = deadline_in(timeout_ms), now;
+    int rc = 0;
+
+    if (MQTTAsync_getPendingTokens(l->client, &toks) != MQTTASYNC_SUCCESS)
+        return DX_ECONNECT;
+    for (size_t i = 0; toks != NULL && toks[i] != -1; i++) {
+        long left;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = (dl.tv_sec - now.tv_sec) * 1000 +
+               (dl.tv_nsec - now.tv_nsec) / 1000000;
+        if (left <= 0 ||
+            MQTTAsync_waitForCompletion(l->client, toks[i],
+                                        (unsigned long)left) !=
+                MQTTASYNC_SUCCESS) {
+            rc = DX_ETIMEOUT;
+            break;
+        }
+    }
+    MQTTAsync_free(toks);
+    return rc;
+}
+
+int dx_link_disconnect(dx_link *l, int timeout_ms)
+{
+    MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
+    struct timespec dl = deadline_in(timeout_ms);
+    o.timeout = timeout_ms;
+    if (!dx_link_is_connected(l))
+        return 0;
+    if (MQTTAsync_disconnect(l->client, &o) != MQTTASYNC_SUCCESS)
+        return DX_ECONNECT;
+    /* Paho calls no connectionLost for a requested disconnect: poll. */
+    while (MQTTAsync_isConnected(l->client)) {
+        struct timespec now, nap = {0, 2000000};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > dl.tv_sec ||
+            (now.tv_sec == dl.tv_sec && now.tv_nsec > dl.tv_nsec))
+            return DX_ETIMEOUT;
+        nanosleep(&nap, NULL);
+    }
+    pthread_mutex_lock(&l->mu);
+    l->connected = false;
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+/* The TCP port of the peer of socket fd, or -1. */
+static int peer_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+        type != SOCK_STREAM ||
+        getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+int dx_link_abort(dx_link *l)
+{
+    /* Paho does not expose its socket, and closing it through Paho sends
+     * DISCONNECT.  So find the process's TCP sockets to the broker's port
+     * and shut them down: the broker sees the connection drop and fires
+     * the will, exactly as for a crash.  The agent has one such socket
+     * while it is connected. */
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int hits = 0;
+
+    if (d == NULL)
+        return DX_EIO;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || fd < 0 || fd == dirfd(d))
+            continue;
+        if (peer_port((int)fd) == l->port && shutdown((int)fd, SHUT_RDWR) == 0)
+            hits++;
+    }
+    closedir(d);
+    return hits > 0 ? 0 : DX_ENOTFOUND;
+}
+
+bool dx_link_is_connected(const dx_link *l)
+{
+    return MQTTAsync_isConnected(l->client) != 0;
+}

@@ -1,0 +1,15 @@
+/*
+ * commands.h - the CLI's commands, shared by main and (later) the shell.
+ */
+#ifndef DX_CLI_COMMANDS_H
+#define DX_CLI_COMMANDS_H
+
+#include "client.h"
+
+/* Runs argv[0] with its arguments; returns the process exit code. */
+int cli_run_command(const cli_opts *o, int argc, char **argv);
+
+/* Parses a whole decimal number in [min, max]; 0 or -1. */
+int cli_parse_long(const char *s, long min, long max, long *out);
+
+#endif

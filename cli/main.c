@@ -1,0 +1,112 @@
+/*
+ * main.c - distribux, the operator's command line.
+ *
+ * Global options may stand anywhere on the line; the first other word is
+ * the command.  Every command connects to the broker, reads the documented
+ * topics (TOPICS.md), and exits: 0 on success, 1 when the cluster or the
+ * broker said no (or did not answer), 2 for a usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "commands.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: distribux [options] COMMAND [args]\n\n"
+        "Commands:\n"
+        "  status                 every node: state, epoch, load, heartbeat age, leader\n"
+        "  leader                 the leader and its term\n"
+        "  events [--count N]     follow the cluster's event stream\n"
+        "  fail N [--for S]       node N drops its connection (the broker fires its will)\n"
+        "  hang N [--for S]       node N stops heartbeats and processing, keeps its socket\n"
+        "  recover N              end a fail or hang of node N\n\n"
+        "Options:\n"
+        "  --broker URI           broker (default $DX_BROKER or tcp://127.0.0.1:1883)\n"
+        "  --cluster NAME         cluster (default $DX_CLUSTER or plant)\n"
+        "  --root TOPIC           topic root (default distribux/CLUSTER)\n"
+        "  --json                 machine-readable output\n"
+        "  --timeout-ms N         how long to wait for answers (default 3000)\n"
+        "  --user NAME            broker user name\n"
+        "  --password-file FILE   broker password (or $DX_PASSWORD)\n"
+        "  --cafile FILE          CA certificate: use TLS and verify the broker\n"
+        "  --cert FILE --key FILE client certificate and key for TLS\n"
+        "  --help, --version\n");
+}
+
+int main(int argc, char **argv)
+{
+    cli_opts o;
+    const char *env;
+    char *rest[64];
+    int nrest = 0;
+
+    memset(&o, 0, sizeof o);
+    o.broker = (env = getenv("DX_BROKER")) ? env : "tcp://127.0.0.1:1883";
+    o.cluster = (env = getenv("DX_CLUSTER")) ? env : NULL;
+    o.timeout_ms = 3000;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **str = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("distribux %s\n", DX_VERSION);
+            return 0;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o.json = true;
+            continue;
+        }
+        if (strcmp(a, "--broker") == 0)
+            str = &o.broker;
+        else if (strcmp(a, "--cluster") == 0)
+            str = &o.cluster;
+        else if (strcmp(a, "--root") == 0)
+            str = &o.root;
+        else if (strcmp(a, "--user") == 0)
+            str = &o.user;
+        else if (strcmp(a, "--password-file") == 0)
+            str = &o.password_file;
+        else if (strcmp(a, "--cafile") == 0)
+            str = &o.cafile;
+        else if (strcmp(a, "--cert") == 0)
+            str = &o.cert;
+        else if (strcmp(a, "--key") == 0)
+            str = &o.key;
+        if (str != NULL || strcmp(a, "--timeout-ms") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "distribux: %s: missing value\n", a);
+                return 2;
+            }
+            if (str != NULL) {
+                *str = argv[++i];
+            } else {
+                long v;
+                if (cli_parse_long(argv[++i], 1, 3600000, &v) != 0) {
+                    fprintf(stderr, "distribux: --timeout-ms: expected "
+                            "1..3600000, got '%s'\n", argv[i]);
+                    return 2;
+                }
+                o.timeout_ms = (int)v;
+            }
+            continue;
+        }
+        if (nrest == (int)(sizeof rest / sizeof rest[0])) {
+            fprintf(stderr, "distribux: too many arguments\n");
+            return 2;
+        }
+        rest[nrest++] = argv[i];
+    }
+    if (nrest == 0) {
+        usage(stderr);
+        return 2;
+    }
+    return cli_run_command(&o, nrest, rest);
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# bootstrap.sh - set up a Debian 12 machine for DistribuX, build, and run.
+#
+#   sh scripts/bootstrap.sh demo    install what is missing, build, run the demo
+#   sh scripts/bootstrap.sh test    install what is missing, build with
+#                                   ASan+UBSan, run the whole suite (ctest)
+#   sh scripts/bootstrap.sh build   install what is missing and build
+#
+# Installing needs root (apt-get); everything else runs as any user.
+# BUILD_DIR overrides the build directory (default build, or build-asan for
+# the tests).  CI=true turns warnings into errors.
+set -eu
+
+cd "$(dirname "$0")/.."
+what=${1:-demo}
+
+packages="build-essential cmake pkg-config libpaho-mqtt-dev libssl-dev \
+libcjson-dev libcmocka-dev mosquitto mosquitto-clients clang"
+
+install_missing() {
+    missing=""
+    for p in $packages; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "bootstrap: missing packages:$missing; run as root to install them" >&2
+        exit 1
+    fi
+    echo "bootstrap: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+}
+
+build() {
+    dir=$1; shift
+    werror=OFF
+    [ "${CI:-}" = true ] && werror=ON
+    cmake -S . -B "$dir" -DDX_WERROR=$werror "$@"
+    cmake --build "$dir" -j "$(nproc)"
+}
+
+install_missing
+case "$what" in
+demo)
+    dir=${BUILD_DIR:-build}
+    build "$dir"
+    exec sh scripts/demo.sh "$dir"
+    ;;
+test)
+    dir=${BUILD_DIR:-build-asan}
+    build "$dir" -DDX_ASAN=ON -DDX_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug
+    cd "$dir"
+    # Sanitizers: stop at the first error, and report leaks.
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --output-on-failure --timeout 600
+    ;;
+build)
+    build "${BUILD_DIR:-build}"
+    ;;
+*)
+    echo "usage: sh scripts/bootstrap.sh demo|test|build" >&2
+    exit 2
+    ;;
+esac
