@@ -202,6 +202,8 @@ static void publish_members(dx_core *c, int64_t now, int64_t wall)
         vn->why = (dx_view_why)m->why;
         vn->epoch = m->epoch;
         vn->since_ms = wall - (now - m->since_ms);
+        if (vn->since_ms < 0)
+            vn->since_ms = 0;          /* a wall clock near the epoch */
     }
     PUBLISH(c, a, msg_members, v);
 }

@@ -104,12 +104,9 @@ int dx_pool_init(dx_pool *p, void *mem, size_t size, void *meta,
     p->base = (unsigned char *)mem + pad;
     p->tag = (uint32_t *)(void *)((unsigned char *)meta + mpad);
     p->nunits = (uint32_t)units;
-    /* Clear only the tags that are not zero already: metadata from calloc
-     * or mmap is zero, and reading it leaves its pages unbacked, so an
-     * idle agent does not pay resident memory for a pool it never uses. */
-    for (size_t i = 0; i < units; i++)
-        if (p->tag[i] != 0)
-            p->tag[i] = 0;
+    /* The tags must be zero already (see dx_pool_init): writing only the
+     * two boundary tags keeps the rest of the metadata untouched, so an
+     * idle agent pays no resident memory for a pool it does not use. */
     set_block(p, 0, p->nunits, 0);
     p->free_units = p->nunits;
     p->free_blocks = 1;

@@ -57,7 +57,9 @@ size_t dx_pool_meta_size(size_t size);
  * Makes one free block of the arena [mem, mem + size), after rounding mem
  * up to 64 bytes and the size down to a multiple of 64.  Both buffers stay
  * owned by the caller and must outlive the pool; the arena is not touched
- * here (it may be untouched mmap'ed memory), the metadata is overwritten.
+ * here (it may be untouched mmap'ed memory).  The metadata must be zero-filled
+ * (calloc, mmap, or memset): init writes only the tags of the one free
+ * block, so a large idle pool costs no resident memory.
  * Returns DX_EINVAL for NULL arguments, DX_ERANGE when fewer than 64 or more
  * than DX_POOL_MAX_UNITS * 64 bytes remain after alignment, DX_ENOSPACE when
  * meta_size is below dx_pool_meta_size(size).

@@ -26,6 +26,10 @@
  * (PR_SET_PDEATHSIG fires when the spawning *thread* exits).  Observers are
  * thread-safe.  Error codes are the project's negative DX_E... values.
  *
+ * Topics: the harness itself publishes only under "dxh/" (will-client
+ * readiness markers, and QoS 1 "dxh/kick" messages that wake Paho's
+ * receive thread); a test subscribed to "#" will see them.
+ *
  * Environment: DX_BROKER_CONF (template config), DX_AGENT and DX_CLI
  * (programs under test, set by ctest), DXH_KEEP=1 (keep the directory even
  * on success), DXH_WATCHDOG_S (seconds before the watchdog aborts the
@@ -172,7 +176,8 @@ dxh_proc *dxh_agent(const dxh *h, int id);
 int dxh_run(dxh *h, const char *const argv[], int timeout_ms, char **out,
             size_t *out_len, int *exit_code);
 
-/* dxh_run() with the arguments listed after prog, ending with NULL. */
+/* dxh_run() with the arguments listed after prog (at most 62), ending
+ * with NULL. */
 int dxh_runl(dxh *h, int timeout_ms, char **out, int *exit_code,
              const char *prog, ...) __attribute__((sentinel));
 

@@ -27,6 +27,7 @@ static uint32_t meta[ARENA_UNITS + 1];
 /* A pool over the first `units` units of the aligned static arena. */
 static void pool_of(dx_pool *p, uint32_t units)
 {
+    memset(meta, 0, sizeof meta);        /* init wants zeroed metadata */
     assert_int_equal(dx_pool_init(p, arena, (size_t)units * U, meta,
                                   sizeof meta),
                      0);
@@ -132,11 +133,13 @@ static void test_init_small_and_odd_sizes(void **state)
     expect_pool(&p, 1, 1, 1, 0);
 
     /* An odd size rounds down to whole units. */
+    memset(meta, 0, sizeof meta);
     assert_int_equal(dx_pool_init(&p, arena, 1000, meta, sizeof meta), 0);
     assert_int_equal(dx_pool_capacity(&p), 960);
     expect_pool(&p, 15, 15, 1, 0);
 
     /* A misaligned start rounds up: arena + 5 loses 59 bytes in front. */
+    memset(meta, 0, sizeof meta);
     assert_int_equal(dx_pool_init(&p, arena + 5, 59 + 3 * U + 7, meta,
                                   sizeof meta),
                      0);
@@ -145,6 +148,7 @@ static void test_init_small_and_odd_sizes(void **state)
     assert_ptr_equal(a, arena + U);
 
     /* A misaligned metadata buffer is aligned inside. */
+    memset(meta, 0, sizeof meta);
     assert_int_equal(dx_pool_init(&p, arena, 4 * U, (unsigned char *)meta + 1,
                                   dx_pool_meta_size(4 * U)),
                      0);

@@ -28,7 +28,7 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define OK 0
 
-/* ---- one generic view of the twelve codecs ---- */
+/* ---- one generic view of every codec ---- */
 typedef int (*dec_fn)(const char *buf, size_t len, void *out, dx_diag *d);
 typedef int (*enc_fn)(const void *m, char *buf, size_t cap, size_t *len);
 
