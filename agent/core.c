@@ -252,7 +252,8 @@ static void on_change(dx_core *c, const dx_member_change *chg, int64_t now,
     uint16_t reporter = (leader == 0 || chg->id == leader)
                             ? dx_members_highest_alive(&c->members)
                             : leader;
-    bool announce = reporter == c->cfg.id && !chg->quiet;
+    /* What a node learns while it settles is history, not a detection. */
+    bool announce = c->elect.ready && reporter == c->cfg.id && !chg->quiet;
     const char *name = m != NULL && m->name[0] ? m->name : "";
 
     if (chg->id != c->cfg.id) {
@@ -410,6 +411,8 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
                               "another agent announced node id %u with "
                               "epoch %" PRIu64 " (ours is %" PRIu64 ")",
                               c->cfg.id, st.epoch, c->epoch);
+            else if (st.epoch < c->epoch && c->connected)
+                publish_state(c, DX_WIRE_ONLINE, ""); /* a late will */
             return;
         }
         rc = dx_members_on_state(&c->members, ref.node, &st, now, &chg);
@@ -445,9 +448,10 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
         dx_msg_leader l;
         if (plen == 0) {
             dx_elect_on_leader(&c->elect, &c->members, NULL, now, &fx);
+        } else if ((rc = dx_msg_leader_decode(payload, plen, &l, &d)) != 0) {
+            /* Garbage where our leadership should be: put it back. */
+            fx.publish_leader = dx_elect_is_leader(&c->elect);
         } else {
-            if ((rc = dx_msg_leader_decode(payload, plen, &l, &d)) != 0)
-                break;
             dx_elect_on_leader(&c->elect, &c->members, &l, now, &fx);
         }
         apply_fx(c, &fx, wall);

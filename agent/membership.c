@@ -74,7 +74,9 @@ static int change(dx_member *m, dx_member_state to, dx_member_why why,
     if (now - m->flap_window_ms > DX_FLAP_WINDOW_MS) {
         m->flap_window_ms = now;
         m->flaps = 0;
-        m->flapping = false;
+        /* Quiet again only after a whole window without a change. */
+        if (now - m->since_ms > DX_FLAP_WINDOW_MS)
+            m->flapping = false;
     }
     if (m->state != DX_MEMBER_UNKNOWN && ++m->flaps > DX_FLAP_LIMIT)
         m->flapping = true;

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages="build-essential cmake pkg-config libpaho-mqtt-dev libssl-dev \
-libcjson-dev libcmocka-dev mosquitto mosquitto-clients clang"
+libcjson-dev libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev"
 
 install_missing() {
     missing=""
@@ -43,6 +43,26 @@ build() {
     cmake --build "$dir" -j "$(nproc)"
 }
 
+# The decoders under libFuzzer (clang, ASan, UBSan) for a short while, on a
+# scratch copy of the seed corpus: a crash fails the run.
+fuzz_smoke() {
+    secs=${DX_FUZZ_SECONDS:-20}
+    [ "$secs" = 0 ] && return 0
+    CC=clang cmake -S . -B build-fuzz -DDX_FUZZ=ON -DDX_WERROR=OFF > /dev/null
+    cmake --build build-fuzz --target fuzz_decode -j "$(nproc)" > /dev/null
+    corpus=$(mktemp -d)
+    cp tests/fuzz/corpus/* "$corpus"/
+    echo "bootstrap: fuzzing the decoders for $secs s"
+    if ! build-fuzz/bin/fuzz_decode -max_total_time="$secs" "$corpus" \
+            > build-fuzz/fuzz.log 2>&1; then
+        tail -n 40 build-fuzz/fuzz.log
+        echo "bootstrap: the fuzzer found a crash (see build-fuzz/)" >&2
+        exit 1
+    fi
+    tail -n 1 build-fuzz/fuzz.log
+    rm -rf "$corpus"
+}
+
 install_missing
 case "$what" in
 demo)
@@ -58,6 +78,8 @@ test)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --output-on-failure --timeout 600
+    cd ..
+    fuzz_smoke
     ;;
 build)
     build "${BUILD_DIR:-build}"
