@@ -53,6 +53,10 @@ static dx_action *begin_publish(dx_core *c, dx_topic_kind kind,
         }                                                                    \
     } while (0)
 
+static void leadership_changed(dx_core *c, int64_t now, int64_t wall);
+static void sync_sched(dx_core *c);
+static void task_notes(dx_core *c, int64_t wall);
+
 /* Logs a line and, when `announce`, publishes it on {root}/events. */
 static void event(dx_core *c, bool announce, const char *kind,
                   uint16_t subject, int64_t wall, const char *fmt, ...)
@@ -105,27 +109,54 @@ void dx_core_init(dx_core *c, const dx_core_cfg *cfg)
     c->members_dirty = false;
     dx_outbox_clear(&c->out);
     c->out.dropped = 0;
+    c->has_pool = cfg->pool_mem != NULL &&
+                  dx_pool_init(&c->pool, cfg->pool_mem, cfg->pool_bytes,
+                               cfg->pool_meta, cfg->pool_meta_bytes) == 0;
+    dx_exec_init(&c->exec, cfg->id, cfg->workers ? cfg->workers : 1,
+                 c->has_pool ? &c->pool : NULL);
+    dx_tasks_init(&c->tasks, cfg->id,
+                  cfg->task_ttl_ms > 0 ? cfg->task_ttl_ms
+                                       : DX_TASK_TTL_DEFAULT_MS);
+    c->n_sn = 0;
+    c->draining = false;
+    c->leading = false;
+}
+
+/* Topics every agent follows: node 0 means '+', self means this node. */
+static const struct sub {
+    dx_topic_kind kind;
+    bool self;
+    bool leader_only;
+} subs_table[] = {
+    {DX_T_NODE_STATE, false, false},   {DX_T_NODE_HEARTBEAT, false, false},
+    {DX_T_ELECTION, false, false},     {DX_T_LEADER, false, false},
+    {DX_T_NODE_CMD, true, false},      {DX_T_NODE_ASSIGN, true, false},
+    {DX_T_TASK_RECORD, false, false},  /* also brings tasks/submit */
+    {DX_T_IO_ACT_SET, true, false},
+    {DX_T_NODE_REPORT, false, true},   {DX_T_TASK_CANCEL, false, true},
+};
+
+static size_t subscriptions(const dx_core *c, bool leader_only,
+                            char subs[][DX_TOPIC_MAX + 1], size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof subs_table / sizeof subs_table[0]; i++) {
+        const struct sub *s = &subs_table[i];
+        if (n == cap || (leader_only && !s->leader_only) ||
+            (s->leader_only && !leader_only && !c->leading))
+            continue;
+        if (dx_topic_filter_node(&c->cfg.topics, s->kind,
+                                 s->self ? c->cfg.id : 0, subs[n],
+                                 DX_TOPIC_MAX + 1) == 0)
+            n++;
+    }
+    return n;
 }
 
 size_t dx_core_subscriptions(const dx_core *c,
                              char subs[][DX_TOPIC_MAX + 1], size_t cap)
 {
-    static const dx_topic_kind wild[] = {DX_T_NODE_STATE, DX_T_NODE_HEARTBEAT};
-    size_t n = 0;
-    for (size_t i = 0; i < 2 && n < cap; i++)
-        if (dx_topic_filter(&c->cfg.topics, wild[i], subs[n],
-                            DX_TOPIC_MAX + 1) == 0)
-            n++;
-    if (n < cap && dx_topic_build(&c->cfg.topics, DX_T_ELECTION, 0, NULL,
-                                  subs[n], DX_TOPIC_MAX + 1) == 0)
-        n++;
-    if (n < cap && dx_topic_build(&c->cfg.topics, DX_T_LEADER, 0, NULL,
-                                  subs[n], DX_TOPIC_MAX + 1) == 0)
-        n++;
-    if (n < cap && dx_topic_build(&c->cfg.topics, DX_T_NODE_CMD, c->cfg.id,
-                                  NULL, subs[n], DX_TOPIC_MAX + 1) == 0)
-        n++;
-    return n;
+    return subscriptions(c, false, subs, cap);
 }
 
 static void fill_state(const dx_core *c, dx_msg_state *st, uint64_t epoch,
@@ -209,7 +240,8 @@ static void publish_members(dx_core *c, int64_t now, int64_t wall)
 }
 
 /* Carries out what the election decided. */
-static void apply_fx(dx_core *c, const dx_elect_fx *fx, int64_t wall)
+static void apply_fx(dx_core *c, const dx_elect_fx *fx, int64_t now,
+                     int64_t wall)
 {
     const dx_election *e = &c->elect;
 
@@ -240,6 +272,8 @@ static void apply_fx(dx_core *c, const dx_elect_fx *fx, int64_t wall)
         if (e->role == DX_ROLE_LEADER)
             c->members_dirty = true;
     }
+    if (fx->leader_changed || fx->stepped_down)
+        leadership_changed(c, now, wall);
 }
 
 /* Reports a membership change and lets the election react to it. */
@@ -279,8 +313,14 @@ static void on_change(dx_core *c, const dx_member_change *chg, int64_t now,
     }
     memset(&fx, 0, sizeof fx);
     dx_elect_on_member(&c->elect, &c->members, chg, now, &fx);
-    apply_fx(c, &fx, wall);
+    apply_fx(c, &fx, now, wall);
     c->members_dirty = true;
+    if (c->leading && chg->to != DX_MEMBER_ONLINE && chg->id != c->cfg.id) {
+        sync_sched(c);
+        dx_tasks_on_node_down(&c->tasks, chg->id, c->sn, c->n_sn,
+                              c->elect.term, now);
+        task_notes(c, wall);
+    }
 }
 
 static void reject(dx_core *c, const char *topic, size_t tlen, int rc,
@@ -296,7 +336,7 @@ static void reject(dx_core *c, const char *topic, size_t tlen, int rc,
 }
 
 static void reply(dx_core *c, const char *reply_to, const char *corr, bool ok,
-                  const char *error)
+                  const char *error, const char *id)
 {
     dx_msg_reply r;
     dx_action *a;
@@ -306,13 +346,369 @@ static void reply(dx_core *c, const char *reply_to, const char *corr, bool ok,
     snprintf(r.corr, sizeof r.corr, "%s", corr);
     r.ok = ok;
     r.node = c->cfg.id;
-    snprintf(r.error, sizeof r.error, "%s", error ? error : "");
+    dx_text_copy(r.error, sizeof r.error, error ? error : "");
+    if (!ok && r.error[0] == '\0')
+        snprintf(r.error, sizeof r.error, "failed");
+    snprintf(r.id, sizeof r.id, "%s", id ? id : "");
     a = dx_outbox_add(&c->out, DX_ACT_PUBLISH, SMALL_PAYLOAD);
     if (a == NULL)
         return;
     snprintf(a->topic, sizeof a->topic, "%s", reply_to);
     a->qos = 1;
     PUBLISH(c, a, msg_reply, &r);
+}
+
+/* ---- tasks: the leader's side and this node's executor ---- */
+
+static bool has_device(const dx_core *c, const char *name, bool actuator)
+{
+    for (size_t i = 0; i < c->cfg.n_devices; i++)
+        if (c->cfg.actuator[i] == actuator &&
+            strcmp(c->cfg.devices[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Refreshes the scheduler's view of every member from membership; the
+ * leader's placement counts survive until that node's next heartbeat. */
+static void sync_sched(dx_core *c)
+{
+    for (size_t i = 0; i < c->members.n; i++) {
+        const dx_member *m = &c->members.m[i];
+        dx_sched_node *sn = NULL;
+        size_t k;
+        for (k = 0; k < c->n_sn; k++)
+            if (c->sn[k].id == m->id) {
+                sn = &c->sn[k];
+                break;
+            }
+        if (sn == NULL) {
+            if (c->n_sn == DX_MAX_NODES)
+                continue;
+            k = c->n_sn++;
+            sn = &c->sn[k];
+            memset(sn, 0, sizeof *sn);
+            c->sn_seq[k] = UINT64_MAX;
+            sn->id = m->id;
+        }
+        sn->alive = m->state == DX_MEMBER_ONLINE;
+        sn->draining = m->draining;
+        sn->workers = m->workers ? m->workers : 1;
+        sn->pool_kb = m->pool_kb;
+        sn->n_devices = m->n_devices;
+        sn->devices = m->devices;
+        if (c->sn_seq[k] != m->seq || c->sn_seq[k] == UINT64_MAX) {
+            /* A fresh load report: it includes what we placed before. */
+            c->sn_seq[k] = m->seq;
+            sn->placed = 0;
+            sn->placed_mem_kb = 0;
+            sn->cpu_pct = m->load.cpu_pct;
+            sn->running = m->load.running;
+            sn->queued = m->load.queued;
+            sn->mem_largest_kb = m->has_load ? m->load.mem_largest_kb
+                                             : m->pool_kb;
+        }
+    }
+}
+
+static void task_notes(dx_core *c, int64_t wall)
+{
+    for (size_t i = 0; i < c->tasks.n_notes; i++)
+        event(c, true, "task_moved", 0, wall, "%s", c->tasks.notes[i]);
+    c->tasks.n_notes = 0;
+}
+
+/* Room left in the outbox for a message of `bytes`. */
+static bool room(const dx_core *c, size_t bytes)
+{
+    return c->out.n + 4 < DX_OUTBOX_MAX &&
+           c->out.used + bytes + 1024 < DX_OUTBOX_ARENA;
+}
+
+static void job_actions(dx_core *c, const dx_job_req *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dx_action *a = dx_outbox_add(
+            &c->out, jobs[i].cancel ? DX_ACT_JOB_CANCEL : DX_ACT_JOB, 0);
+        if (a == NULL)
+            continue;
+        a->slot = jobs[i].slot;
+        a->job_kind = (int)jobs[i].kind;
+        a->ms = jobs[i].ms;
+        a->mem = jobs[i].mem;
+        a->mem_bytes = jobs[i].mem_bytes;
+        snprintf(a->device, sizeof a->device, "%s", jobs[i].device);
+        a->value = jobs[i].value;
+    }
+}
+
+/* Starts what can start on this node. */
+static void pump(dx_core *c, int64_t now, int64_t wall)
+{
+    dx_job_req jobs[64];
+    size_t n = 0;
+    do {
+        n = 0;
+        dx_exec_pump(&c->exec, now, wall, jobs, 64, &n);
+        job_actions(c, jobs, n);
+    } while (n == 64);
+}
+
+/* Sends this node's waiting reports to the leader. */
+static void flush_reports(dx_core *c)
+{
+    dx_msg_report *r = &c->scratch_report;
+    while (dx_exec_has_report(&c->exec) && room(c, DX_PAYLOAD_MAX) &&
+           dx_exec_flush(&c->exec, c->elect.term, r)) {
+        dx_action *a = begin_publish(c, DX_T_NODE_REPORT, c->cfg.id, NULL, 1,
+                                     false, DX_PAYLOAD_MAX);
+        PUBLISH(c, a, msg_report, r);
+    }
+}
+
+/* Leader: the batched items, one assign message per node and batch. */
+static void flush_items(dx_core *c)
+{
+    dx_tasks *ts = &c->tasks;
+    dx_msg_assign *m = &c->scratch_assign;
+    while (ts->n_items > 0 && room(c, DX_PAYLOAD_MAX)) {
+        uint16_t node = ts->items[0].node;
+        size_t keep = 0;
+        dx_action *a;
+        memset(m, 0, sizeof *m);
+        m->term = c->elect.term;
+        m->leader = c->cfg.id;
+        /* Take this node's items (up to a message), keep the others. */
+        for (size_t i = 0; i < ts->n_items; i++) {
+            dx_task_item it = ts->items[i];
+            if (it.node != node || m->n == DX_ASSIGN_MAX) {
+                ts->items[keep++] = it;
+                continue;
+            }
+            dx_assign_item *ai = &m->items[m->n];
+            memset(ai, 0, sizeof *ai);
+            ai->op = it.op;
+            ai->attempt = it.attempt;
+            snprintf(ai->spec.id, sizeof ai->spec.id, "%s", it.id);
+            if (it.op == DX_ASSIGN_RUN) {
+                const dx_task *t = dx_tasks_get(ts, it.id);
+                if (t == NULL || t->attempt != it.attempt)
+                    continue;        /* gone or placed again since */
+                ai->spec.kind = t->kind;
+                ai->spec.ms = t->ms;
+                ai->spec.mem_kb = t->mem_kb;
+                ai->spec.node = t->pin;
+                ai->spec.every_ms = t->every_ms;
+                snprintf(ai->spec.device, sizeof ai->spec.device, "%s",
+                         t->device);
+                ai->spec.value = t->value;
+                ai->spec.has_value = t->has_value;
+            }
+            m->n++;
+        }
+        ts->n_items = keep;
+        if (m->n == 0)
+            continue;
+        a = begin_publish(c, DX_T_NODE_ASSIGN, node, NULL, 1, false,
+                          DX_PAYLOAD_MAX);
+        PUBLISH(c, a, msg_assign, m);
+    }
+}
+
+/* Leader: records that are due. */
+static void flush_records(dx_core *c, int64_t now)
+{
+    bool cleared;
+    while (room(c, 4096) &&
+           dx_tasks_take_record(&c->tasks, c->elect.term, now,
+                                &c->scratch_rec, &cleared)) {
+        dx_action *a = begin_publish(c, DX_T_TASK_RECORD, 0,
+                                     c->scratch_rec.spec.id, 1, true, 4096);
+        if (a == NULL)
+            continue;
+        if (cleared) {
+            a->len = 0;                 /* an empty retained payload */
+            dx_outbox_commit(&c->out, a);
+            continue;
+        }
+        PUBLISH(c, a, task_record, &c->scratch_rec);
+    }
+}
+
+static void subscribe_leader_topics(dx_core *c, bool on)
+{
+    char subs[4][DX_TOPIC_MAX + 1];
+    size_t n = subscriptions(c, true, subs, 4);
+    for (size_t i = 0; i < n; i++) {
+        dx_action *a = dx_outbox_add(
+            &c->out, on ? DX_ACT_SUBSCRIBE : DX_ACT_UNSUBSCRIBE, 0);
+        if (a != NULL)
+            snprintf(a->topic, sizeof a->topic, "%s", subs[i]);
+    }
+}
+
+/* The election made this node leader, or took leadership away. */
+static void leadership_changed(dx_core *c, int64_t now, int64_t wall)
+{
+    bool lead = dx_elect_is_leader(&c->elect);
+    if (lead && !c->leading) {
+        c->leading = true;
+        subscribe_leader_topics(c, true);
+        sync_sched(c);
+        dx_tasks_on_leader(&c->tasks, c->sn, c->n_sn, c->elect.term, now);
+        task_notes(c, wall);
+    } else if (!lead && c->leading) {
+        c->leading = false;
+        subscribe_leader_topics(c, false);
+        c->tasks.n_items = 0;
+    }
+    if (c->elect.leader != 0)
+        dx_exec_on_leader(&c->exec);   /* tell the leader what we hold */
+}
+
+static void on_submit(dx_core *c, const char *payload, size_t plen,
+                      int64_t now, int64_t wall)
+{
+    dx_task_spec *sp = &c->scratch_spec;
+    dx_diag d = {{0}};
+    char id[DX_TASK_ID_MAX + 1] = "";
+    int rc = dx_task_spec_decode(payload, plen, sp, &d);
+
+    if (rc != 0) {
+        char reply_to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1];
+        c->rejected++;
+        if (dx_msg_reply_target(payload, plen, reply_to, corr) == 0) {
+            char why[DX_TEXT_MAX + 1];
+            snprintf(why, sizeof why, "invalid task: %s%s%s", dx_strerror(rc),
+                     d.msg[0] ? ": " : "", d.msg);
+            reply(c, reply_to, corr, false, why, NULL);
+        }
+        dx_outbox_log(&c->out, DX_LOG_WARN, "rejected a task submission: %s",
+                      d.msg[0] ? d.msg : dx_strerror(rc));
+        return;
+    }
+    sync_sched(c);
+    rc = dx_tasks_submit(&c->tasks, sp, c->sn, c->n_sn, c->elect.term, now,
+                         wall, id, sizeof id, &d);
+    if (rc != 0) {
+        char why[DX_TEXT_MAX + 1];
+        snprintf(why, sizeof why, "task refused: %s", d.msg[0] ? d.msg
+                                                             : dx_strerror(rc));
+        reply(c, sp->reply_to, sp->corr, false, why, NULL);
+        return;
+    }
+    reply(c, sp->reply_to, sp->corr, true, NULL, id);
+}
+
+static void on_assign(dx_core *c, const dx_msg_assign *m, int64_t now,
+                      int64_t wall)
+{
+    dx_job_req jobs[DX_ASSIGN_MAX];
+    size_t n = 0;
+    if (m->term < c->elect.term) {
+        c->exec.stale_assigns++;        /* from a fenced-off leader */
+        return;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const dx_assign_item *it = &m->items[i];
+        bool needs = it->spec.kind == DX_TASK_SENSOR_READ ||
+                     it->spec.kind == DX_TASK_ACTUATOR_SET;
+        if (it->op == DX_ASSIGN_RUN && needs &&
+            !has_device(c, it->spec.device,
+                        it->spec.kind == DX_TASK_ACTUATOR_SET)) {
+            char why[DX_EXEC_RESULT_MAX];
+            snprintf(why, sizeof why, "node %u has no %s '%s'", c->cfg.id,
+                     it->spec.kind == DX_TASK_ACTUATOR_SET ? "actuator"
+                                                            : "sensor",
+                     it->spec.device);
+            dx_exec_reject(&c->exec, it, wall, why);
+            continue;
+        }
+        dx_exec_assign(&c->exec, it, now, wall, jobs, DX_ASSIGN_MAX, &n);
+    }
+    job_actions(c, jobs, n);
+    pump(c, now, wall);
+}
+
+static void publish_actuator(dx_core *c, const char *device, double value,
+                             int64_t wall)
+{
+    dx_msg_actuator st;
+    dx_action *a = begin_publish(c, DX_T_IO_ACT_STATE, c->cfg.id, device, 1,
+                                 true, SMALL_PAYLOAD);
+    memset(&st, 0, sizeof st);
+    st.value = value;
+    st.ts_ms = wall;
+    PUBLISH(c, a, msg_actuator, &st);
+}
+
+static void on_actuator_set(dx_core *c, const dx_topic_ref *ref,
+                            const dx_msg_actuator *m)
+{
+    dx_action *a;
+    size_t i;
+    if (!has_device(c, ref->name, true)) {
+        reply(c, m->reply_to, m->corr, false, "no such actuator on this node",
+              NULL);
+        return;
+    }
+    for (i = 0; i < DX_DIRECT_MAX && c->direct[i].used; i++)
+        ;
+    if (i == DX_DIRECT_MAX) {
+        reply(c, m->reply_to, m->corr, false, "too many actuator commands in "
+              "flight; try again", NULL);
+        return;
+    }
+    c->direct[i].used = true;
+    snprintf(c->direct[i].device, sizeof c->direct[i].device, "%s", ref->name);
+    c->direct[i].value = m->value;
+    snprintf(c->direct[i].reply_to, sizeof c->direct[i].reply_to, "%s",
+             m->reply_to);
+    snprintf(c->direct[i].corr, sizeof c->direct[i].corr, "%s", m->corr);
+    if ((a = dx_outbox_add(&c->out, DX_ACT_JOB, 0)) == NULL)
+        return;
+    a->slot = (uint32_t)(DX_EXEC_MAX + i);
+    a->job_kind = DX_TASK_ACTUATOR_SET;
+    snprintf(a->device, sizeof a->device, "%s", ref->name);
+    a->value = m->value;
+}
+
+void dx_core_on_job_done(dx_core *c, uint32_t slot, int rc, const char *text,
+                         double value, uint64_t seq, int64_t now,
+                         int64_t wall)
+{
+    if (slot >= DX_EXEC_MAX) {
+        dx_direct *dj = &c->direct[(slot - DX_EXEC_MAX) % DX_DIRECT_MAX];
+        if (!dj->used)
+            return;
+        if (rc == 0)
+            publish_actuator(c, dj->device, dj->value, wall);
+        reply(c, dj->reply_to, dj->corr, rc == 0, rc == 0 ? NULL : text,
+              NULL);
+        dj->used = false;
+        return;
+    }
+    {
+        const dx_slot *sl = &c->exec.slots[slot];
+        if (rc == 0 && sl->st == DX_SLOT_RUNNING && sl->on_worker) {
+            if (sl->kind == DX_TASK_SENSOR_READ) {
+                dx_msg_reading r;
+                dx_action *a = begin_publish(c, DX_T_IO_SENSOR, c->cfg.id,
+                                             sl->device, 0, false,
+                                             SMALL_PAYLOAD);
+                memset(&r, 0, sizeof r);
+                r.value = value;
+                r.seq = seq ? seq : ++c->readings;
+                r.ts_ms = wall;
+                PUBLISH(c, a, msg_reading, &r);
+            } else if (sl->kind == DX_TASK_ACTUATOR_SET) {
+                publish_actuator(c, sl->device, sl->value, wall);
+            }
+        }
+    }
+    dx_exec_job_done(&c->exec, slot, rc, text, now, wall);
+    pump(c, now, wall);
+    flush_reports(c);
 }
 
 static void on_cmd(dx_core *c, const dx_msg_cmd *cmd, int64_t wall)
@@ -331,13 +727,20 @@ static void on_cmd(dx_core *c, const dx_msg_cmd *cmd, int64_t wall)
         t = DX_ACT_RECOVER;
         break;
     default:
-        reply(c, cmd->reply_to, cmd->corr, false,
-              "drain and undrain arrive with the task scheduler; this agent "
-              "has no tasks to move");
+        /* drain / undrain: the leader sees the flag in our heartbeats,
+         * stops placing here and moves our queued tasks away. */
+        c->draining = cmd->cmd == DX_CMD_DRAIN;
+        dx_exec_set_draining(&c->exec, c->draining);
+        reply(c, cmd->reply_to, cmd->corr, true, NULL, NULL);
+        event(c, true, "operator_command", c->cfg.id, wall,
+              "Node %u: %s", c->cfg.id,
+              c->draining ? "draining: no new tasks, queued tasks move away"
+                          : "undrained: takes tasks again");
+        c->next_hb_ms = 0;             /* tell the leader now */
         return;
     }
     /* Reply first: after a fail or hang this node cannot answer. */
-    reply(c, cmd->reply_to, cmd->corr, true, NULL);
+    reply(c, cmd->reply_to, cmd->corr, true, NULL, NULL);
     if (cmd->for_ms > 0)
         event(c, true, "operator_command", c->cfg.id, wall,
               "Node %u: operator command %s for %u ms", c->cfg.id,
@@ -432,7 +835,7 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
         if (rc >= 0) {
             dx_elect_on_hint(&c->elect, &c->members, hb.leader, hb.term, now,
                              &fx);
-            apply_fx(c, &fx, wall);
+            apply_fx(c, &fx, now, wall);
         }
         break;
     }
@@ -441,7 +844,7 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
         if ((rc = dx_msg_election_decode(payload, plen, &m, &d)) != 0)
             break;
         dx_elect_on_message(&c->elect, &c->members, &m, now, &fx);
-        apply_fx(c, &fx, wall);
+        apply_fx(c, &fx, now, wall);
         break;
     }
     case DX_T_LEADER: {
@@ -454,7 +857,7 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
         } else {
             dx_elect_on_leader(&c->elect, &c->members, &l, now, &fx);
         }
-        apply_fx(c, &fx, wall);
+        apply_fx(c, &fx, now, wall);
         break;
     }
     case DX_T_NODE_CMD: {
@@ -464,6 +867,67 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
         if ((rc = dx_msg_cmd_decode(payload, plen, &cmd, &d)) != 0)
             break;
         on_cmd(c, &cmd, wall);
+        break;
+    }
+    case DX_T_TASK_SUBMIT:
+        if (c->leading)
+            on_submit(c, payload, plen, now, wall);
+        return;                     /* counted there */
+    case DX_T_TASK_RECORD:
+        if (c->leading)
+            return;                 /* our own writes coming back */
+        if (plen == 0) {
+            dx_tasks_on_record(&c->tasks, ref.name, NULL);
+            return;
+        }
+        if ((rc = dx_task_record_decode(payload, plen, &c->scratch_rec,
+                                            &d)) != 0)
+            break;
+        dx_tasks_on_record(&c->tasks, ref.name, &c->scratch_rec);
+        break;
+    case DX_T_TASK_CANCEL: {
+        dx_msg_request rq;
+        if (!c->leading)
+            return;
+        if ((rc = dx_msg_request_decode(payload, plen, &rq, &d)) != 0)
+            break;
+        rc = dx_tasks_cancel(&c->tasks, ref.name, now, wall);
+        reply(c, rq.reply_to, rq.corr, rc == 0,
+              rc == 0 ? NULL : "no such task", ref.name);
+        rc = 0;
+        break;
+    }
+    case DX_T_NODE_ASSIGN:
+        if (ref.node != c->cfg.id)
+            return;
+        if ((rc = dx_msg_assign_decode(payload, plen, &c->scratch_assign,
+                                       &d)) != 0)
+            break;
+        on_assign(c, &c->scratch_assign, now, wall);
+        break;
+    case DX_T_NODE_REPORT:
+        if (!c->leading)
+            return;
+        if ((rc = dx_msg_report_decode(payload, plen, &c->scratch_report,
+                                       &d)) != 0)
+            break;
+        if (c->scratch_report.node != ref.node) {
+            rc = dx_diag_set(&d, DX_EINVAL, "report of node %u on the topic "
+                             "of node %u", c->scratch_report.node, ref.node);
+            break;
+        }
+        sync_sched(c);
+        dx_tasks_on_report(&c->tasks, &c->scratch_report, c->sn, c->n_sn,
+                           c->elect.term, now, wall);
+        task_notes(c, wall);
+        break;
+    case DX_T_IO_ACT_SET: {
+        dx_msg_actuator m;
+        if (ref.node != c->cfg.id)
+            return;
+        if ((rc = dx_msg_actuator_decode(payload, plen, &m, &d)) != 0)
+            break;
+        on_actuator_set(c, &ref, &m);
         break;
     }
     default:
@@ -499,7 +963,17 @@ void dx_core_tick(dx_core *c, int64_t now, int64_t wall)
         hb.leader = c->elect.leader;
         hb.term = c->elect.term;
         hb.load = c->load;
+        hb.load.running = dx_exec_running(&c->exec);
+        hb.load.queued = dx_exec_queued(&c->exec);
+        if (c->has_pool) {
+            dx_pool_stat ps;
+            dx_pool_stats(&c->pool, &ps);
+            hb.load.mem_free_kb = ps.free_bytes / 1024;
+            hb.load.mem_largest_kb = ps.largest_free / 1024;
+        }
         hb.rejected = c->rejected;
+        hb.draining = c->draining;
+        hb.workers = c->exec.workers;
         a = begin_publish(c, DX_T_NODE_HEARTBEAT, c->cfg.id, NULL, 0, false,
                           SMALL_PAYLOAD);
         PUBLISH(c, a, msg_heartbeat, &hb);
@@ -516,10 +990,24 @@ void dx_core_tick(dx_core *c, int64_t now, int64_t wall)
 
     memset(&fx, 0, sizeof fx);
     dx_elect_tick(&c->elect, &c->members, now, &fx);
-    apply_fx(c, &fx, wall);
+    apply_fx(c, &fx, now, wall);
 
     if (c->members_dirty && c->connected && dx_elect_is_leader(&c->elect))
         publish_members(c, now, wall);
+
+    /* This node's tasks. */
+    dx_exec_tick(&c->exec, now, wall);
+    pump(c, now, wall);
+    if (c->connected)
+        flush_reports(c);
+    /* The leader's. */
+    if (c->leading && c->connected) {
+        sync_sched(c);
+        dx_tasks_tick(&c->tasks, c->sn, c->n_sn, c->elect.term, now);
+        task_notes(c, wall);
+        flush_items(c);
+        flush_records(c, now);
+    }
 }
 
 int64_t dx_core_next_deadline(const dx_core *c)
@@ -532,6 +1020,12 @@ int64_t dx_core_next_deadline(const dx_core *c)
         t = c->next_hb_ms;
     if (c->members_dirty && c->connected && dx_elect_is_leader(&c->elect))
         t = 0;
+    if (dx_exec_next_deadline(&c->exec) < t)
+        t = dx_exec_next_deadline(&c->exec);
+    if (c->connected && dx_exec_has_report(&c->exec))
+        t = 0;
+    if (c->leading && c->connected && dx_tasks_next_deadline(&c->tasks) < t)
+        t = dx_tasks_next_deadline(&c->tasks);
     /* Tick often enough that a long wait is never mistaken for a stall. */
     if (c->last_tick_ms + c->cfg.timeout_ms / 4 < t)
         t = c->last_tick_ms + c->cfg.timeout_ms / 4;

@@ -21,10 +21,16 @@
 #include "dx_msg.h"
 #include "dx_topic.h"
 #include "election.h"
+#include "exec.h"
 #include "membership.h"
+#include "mempool.h"
 #include "outbox.h"
+#include "sched.h"
+#include "tasks.h"
 
-#define DX_SUBS_MAX 8
+#define DX_SUBS_MAX 12
+#define DX_DIRECT_MAX 8           /* actuator commands in flight */
+#define DX_TASK_TTL_DEFAULT_MS 300000
 
 typedef struct dx_core_cfg {
     uint16_t id;
@@ -35,8 +41,26 @@ typedef struct dx_core_cfg {
     uint64_t pool_kb;
     size_t n_devices;
     char devices[DX_DEVICES_MAX][DX_NAME_MAX + 1];
+    bool actuator[DX_DEVICES_MAX];  /* devices[i] is an actuator (else a sensor) */
     uint32_t seed;
+    uint32_t workers;               /* task worker threads */
+    int64_t task_ttl_ms;            /* finished records are cleared after */
+    /* The task memory pool: the shell's memory, managed by the core.  NULL
+     * for no pool (tasks that declare memory then fail). */
+    void *pool_mem;
+    size_t pool_bytes;
+    void *pool_meta;                /* zero-filled, dx_pool_meta_size() */
+    size_t pool_meta_bytes;
 } dx_core_cfg;
+
+/* An actuator command that came on .../actuators/{name}/set. */
+typedef struct dx_direct {
+    bool used;
+    char device[DX_NAME_MAX + 1];
+    double value;
+    char reply_to[DX_TOPIC_MAX + 1];
+    char corr[DX_CORR_MAX + 1];
+} dx_direct;
 
 typedef struct dx_core {
     dx_core_cfg cfg;
@@ -51,6 +75,22 @@ typedef struct dx_core {
     uint64_t rejected;         /* malformed or invalid messages dropped */
     bool members_dirty;        /* leader: republish {root}/members */
     dx_msg_members view;       /* scratch for publishing {root}/members */
+    /* tasks */
+    dx_pool pool;
+    bool has_pool;
+    bool draining;
+    bool leading;              /* subscribed to the leader's topics */
+    dx_exec exec;              /* what this node runs */
+    dx_tasks tasks;            /* the cluster's tasks (leader or replica) */
+    size_t n_sn;
+    dx_sched_node sn[DX_MAX_NODES];
+    uint64_t sn_seq[DX_MAX_NODES];  /* heartbeat seq behind sn[i] */
+    dx_direct direct[DX_DIRECT_MAX];
+    uint64_t readings;         /* sensor readings published */
+    dx_msg_assign scratch_assign;
+    dx_msg_report scratch_report;
+    dx_task_record scratch_rec;
+    dx_task_spec scratch_spec;
     dx_outbox out;
 } dx_core;
 
@@ -85,8 +125,18 @@ void dx_core_tick(dx_core *c, int64_t now, int64_t wall);
 /* When the next tick is due (monotonic ms). */
 int64_t dx_core_next_deadline(const dx_core *c);
 
-/* The shell's latest reading of CPU, memory and disk. */
+/* The shell's latest reading of CPU and disk (the rest of the load report
+ * comes from the core's own pool and queue). */
 void dx_core_set_load(dx_core *c, const dx_load *load);
+
+/*
+ * A worker finished the job of `slot` (see DX_ACT_JOB): rc 0, DX_ESTATE
+ * when cancelled, or an error; text is the result or the error, value and
+ * seq the reading (sensor.read).
+ */
+void dx_core_on_job_done(dx_core *c, uint32_t slot, int rc, const char *text,
+                         double value, uint64_t seq, int64_t now,
+                         int64_t wall);
 
 /* A graceful exit: publishes the retained "offline" state. */
 void dx_core_shutdown(dx_core *c, int64_t wall);

@@ -388,6 +388,13 @@ int dx_link_subscribe(dx_link *l, const char *const *filters, size_t n,
     return subscribe(l, filters, n, qos, &tok);
 }
 
+int dx_link_unsubscribe(dx_link *l, const char *filter)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    return MQTTAsync_unsubscribe(l->client, filter, &ro) == MQTTASYNC_SUCCESS
+               ? 0 : DX_ECONNECT;
+}
+
 int dx_link_subscribe_wait(dx_link *l, const char *const *filters, size_t n,
                            int qos, int timeout_ms)
 {

@@ -78,6 +78,9 @@ int dx_link_connect_wait(dx_link *l, int timeout_ms, char *why, size_t cap);
 int dx_link_subscribe(dx_link *l, const char *const *filters, size_t n,
                       int qos);
 
+/* Unsubscribes from one filter; asynchronous. */
+int dx_link_unsubscribe(dx_link *l, const char *filter);
+
 /* Subscribes and waits for the SUBACK: 0, DX_ETIMEOUT or DX_ECONNECT. */
 int dx_link_subscribe_wait(dx_link *l, const char *const *filters, size_t n,
                            int qos, int timeout_ms);

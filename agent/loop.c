@@ -31,16 +31,25 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "devices.h"
 #include "link.h"
 #include "mempool.h"
 #include "sysload.h"
+#include "worker.h"
 
 #define INBOX_MAX 200000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define LOAD_EVERY_MS 1000
 
-typedef enum { EV_MESSAGE = 1, EV_CONNECTED, EV_CONNECT_FAILED, EV_LOST, EV_STOP } ev_type;
+typedef enum {
+    EV_MESSAGE = 1,
+    EV_CONNECTED,
+    EV_CONNECT_FAILED,
+    EV_LOST,
+    EV_STOP,
+    EV_JOB_DONE          /* payload: a dx_job_result */
+} ev_type;
 typedef enum { SRC_MAIN = 0, SRC_MAINT = 1 } ev_src;
 
 /* One inbox entry: header, topic and payload in a single allocation. */
@@ -90,7 +99,8 @@ struct agent {
     size_t backlog_n;
     void *pool_mem, *pool_meta;
     size_t pool_size;
-    dx_pool pool;
+    dx_devices *devices;
+    dx_workers *workers;
     dx_sysload sys;
     int64_t next_load_ms;
     uint32_t rng;
@@ -239,6 +249,13 @@ static void on_link_status(void *ctx, dx_link_status st, int code,
                                                : EV_LOST;
     inbox_push(&lc->a->in, t, lc->src, code, text, strlen(text), NULL, 0,
                false);
+}
+
+/* A worker finished a task body: queue the result for the loop. */
+static void on_job_done(void *ctx, const dx_job_result *r)
+{
+    agent *a = ctx;
+    inbox_push(&a->in, EV_JOB_DONE, SRC_MAIN, 0, "", 0, r, sizeof *r, false);
 }
 
 /* The signal thread turns SIGINT/SIGTERM into a STOP event. */
@@ -442,6 +459,33 @@ static void end_hang(agent *a)
 
 /* ---- carrying out the core's actions ---- */
 
+/* Hands a task body to a worker; a job that cannot start ends at once. */
+static void start_job(agent *a, const dx_action *act, int64_t now)
+{
+    dx_job j;
+    int rc = 0;
+    memset(&j, 0, sizeof j);
+    j.slot = act->slot;
+    j.kind = (dx_task_kind)act->job_kind;
+    j.ms = act->ms;
+    j.mem = act->mem;
+    j.mem_bytes = act->mem_bytes;
+    j.value = act->value;
+    j.device = -1;
+    if (j.kind == DX_TASK_SENSOR_READ || j.kind == DX_TASK_ACTUATOR_SET) {
+        j.device = dx_devices_find(a->devices, act->device,
+                                   j.kind == DX_TASK_SENSOR_READ
+                                       ? DX_DEV_SENSOR : DX_DEV_ACTUATOR);
+        if (j.device < 0)
+            rc = DX_ENOTFOUND;
+    }
+    if (rc == 0)
+        rc = dx_workers_submit(a->workers, &j);
+    if (rc != 0)
+        dx_core_on_job_done(a->core, j.slot, rc, dx_strerror(rc), 0, 0, now,
+                            wall_ms());
+}
+
 static void run_actions(agent *a, int64_t now)
 {
     dx_outbox *ob = &a->core->out;
@@ -473,6 +517,21 @@ static void run_actions(agent *a, int64_t now)
             end_fail(a, now);
             end_hang(a);
             break;
+        case DX_ACT_JOB:
+            start_job(a, act, now);
+            break;
+        case DX_ACT_JOB_CANCEL:
+            dx_workers_cancel(a->workers, act->slot);
+            break;
+        case DX_ACT_SUBSCRIBE: {
+            const char *f = act->topic;
+            if (dx_link_subscribe(a->link, &f, 1, 1) != 0)
+                logmsg(a, DX_LOG_WARN, "cannot subscribe to %s", f);
+            break;
+        }
+        case DX_ACT_UNSUBSCRIBE:
+            (void)dx_link_unsubscribe(a->link, act->topic);
+            break;
         }
     }
     if (ob->dropped != 0) {
@@ -486,13 +545,9 @@ static void run_actions(agent *a, int64_t now)
 static void sample_load(agent *a, int64_t now)
 {
     dx_load l;
-    dx_pool_stat ps;
     memset(&l, 0, sizeof l);
     (void)dx_sysload_cpu(&a->sys, &l.cpu_pct);
     (void)dx_sysload_disk_free_kb(a->o.data_dir, &l.disk_free_kb);
-    dx_pool_stats(&a->pool, &ps);
-    l.mem_free_kb = ps.free_bytes / 1024;
-    l.mem_largest_kb = ps.largest_free / 1024;
     dx_core_set_load(a->core, &l);
     a->next_load_ms = now + LOAD_EVERY_MS;
 }
@@ -508,6 +563,13 @@ static bool handle(agent *a, ev *e, int64_t now)
     case EV_STOP:
         a->stopping = true;
         break;
+    case EV_JOB_DONE: {
+        dx_job_result r;
+        memcpy(&r, e->payload, sizeof r);
+        dx_core_on_job_done(a->core, r.slot, r.rc, r.text, r.value, r.seq,
+                            now, wall_ms());
+        break;
+    }
     case EV_MESSAGE:
         if (e->src == SRC_MAINT && !is_cmd)
             break;
@@ -762,14 +824,16 @@ static int setup(agent *a, const dx_agent_opts *o, char *err, size_t cap)
     a->pool_mem = mmap(NULL, a->pool_size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     a->pool_meta = calloc(1, dx_pool_meta_size(a->pool_size));
-    if (a->pool_mem == MAP_FAILED || a->pool_meta == NULL ||
-        dx_pool_init(&a->pool, a->pool_mem, a->pool_size, a->pool_meta,
-                     dx_pool_meta_size(a->pool_size)) != 0) {
+    if (a->pool_mem == MAP_FAILED || a->pool_meta == NULL) {
         snprintf(err, cap, "cannot set up a memory pool of %" PRIu64 " KiB",
                  o->mem_pool_kb);
         return DX_EXIT_FATAL;
     }
     dx_sysload_init(&a->sys);
+    if (dx_devices_open(&a->devices, o->device_cfg, o->n_devices) != 0) {
+        snprintf(err, cap, "cannot open the devices");
+        return DX_EXIT_FATAL;
+    }
 
     memset(&cfg, 0, sizeof cfg);
     cfg.id = o->id;
@@ -784,12 +848,30 @@ static int setup(agent *a, const dx_agent_opts *o, char *err, size_t cap)
     cfg.pool_kb = o->mem_pool_kb;
     cfg.n_devices = o->n_devices;
     memcpy(cfg.devices, o->devices, sizeof cfg.devices);
+    for (size_t i = 0; i < o->n_devices; i++)
+        cfg.actuator[i] = o->device_cfg[i].role == DX_DEV_ACTUATOR;
     cfg.seed = a->rng;
+    cfg.workers = o->workers;
+    cfg.task_ttl_ms = o->task_ttl_s > 0 ? (int64_t)o->task_ttl_s * 1000 : 0;
+    cfg.pool_mem = a->pool_mem;
+    cfg.pool_bytes = a->pool_size;
+    cfg.pool_meta = a->pool_meta;
+    cfg.pool_meta_bytes = dx_pool_meta_size(a->pool_size);
     if ((a->core = calloc(1, sizeof *a->core)) == NULL) {
         snprintf(err, cap, "out of memory");
         return DX_EXIT_FATAL;
     }
     dx_core_init(a->core, &cfg);
+    if (!a->core->has_pool) {
+        snprintf(err, cap, "cannot set up a memory pool of %" PRIu64 " KiB",
+                 o->mem_pool_kb);
+        return DX_EXIT_FATAL;
+    }
+    if (dx_workers_start(&a->workers, o->workers, a->devices, on_job_done,
+                         a) != 0) {
+        snprintf(err, cap, "cannot start %u worker threads", o->workers);
+        return DX_EXIT_FATAL;
+    }
     dx_topic_build(&cfg.topics, DX_T_NODE_CMD, o->id, NULL, a->cmd_topic,
                    sizeof a->cmd_topic);
 
@@ -809,6 +891,10 @@ static int setup(agent *a, const dx_agent_opts *o, char *err, size_t cap)
 static void teardown(agent *a)
 {
     ev *e;
+    if (a->workers)
+        dx_workers_stop(&a->workers);
+    if (a->devices)
+        dx_devices_close(&a->devices);
     if (a->link)
         dx_link_destroy(&a->link);
     if (a->maint)

@@ -160,6 +160,8 @@ int dx_members_on_heartbeat(dx_members *ms, uint16_t topic_id,
 
     m->load = hb->load;
     m->has_load = true;
+    m->draining = hb->draining;
+    m->workers = hb->workers;
     m->rejected = hb->rejected;
     m->leader = hb->leader;
     m->term = hb->term;

@@ -58,6 +58,8 @@ typedef struct dx_member {
     uint64_t pool_kb;
     bool has_load;
     dx_load load;              /* from the last heartbeat */
+    bool draining;             /* from the last heartbeat */
+    uint32_t workers;          /* from the last heartbeat, 0 = unknown */
     uint64_t rejected;
     uint16_t leader;           /* whom it follows, from its heartbeat */
     uint64_t term;

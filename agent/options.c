@@ -14,8 +14,9 @@
 #include <string.h>
 
 #include "outbox.h"
+#include "worker.h"
 
-typedef enum { K_U64, K_NAME, K_STR, K_PATH, K_LEVEL, K_DEVICE } kind;
+typedef enum { K_U64, K_NAME, K_STR, K_PATH, K_LEVEL, K_SENSOR, K_ACTUATOR } kind;
 
 typedef struct opt {
     const char *key;
@@ -26,6 +27,7 @@ typedef struct opt {
     const char *help;
 } opt;
 
+#define HELP_INDENT "                    " /* under the help column */
 #define F(field) offsetof(dx_agent_opts, field), sizeof(((dx_agent_opts *)0)->field)
 
 static const opt opts[] = {
@@ -41,12 +43,17 @@ static const opt opts[] = {
     {"log-level", K_LEVEL, 0, 0, F(log_level), "error, warn, info or debug (default info)"},
     {"mem-pool-kb", K_U64, 64, 16777216, F(mem_pool_kb), "task memory pool in KiB (default 65536)"},
     {"keepalive-s", K_U64, 2, 3600, F(keepalive_s), "MQTT keepalive in s (default 10)"},
+    {"task-ttl-s", K_U64, 1, 604800, F(task_ttl_s), "leader: seconds a finished task's record is kept (default 300)"},
     {"user", K_NAME, 0, 0, F(user), "broker user name (default none)"},
     {"password-file", K_PATH, 0, 0, F(password_file), "file holding the broker password (or DX_PASSWORD)"},
     {"cafile", K_PATH, 0, 0, F(cafile), "CA certificate for TLS (enables TLS)"},
     {"cert", K_PATH, 0, 0, F(cert), "client certificate for TLS"},
     {"key", K_PATH, 0, 0, F(key), "client key for TLS"},
-    {"device", K_DEVICE, 0, 0, 0, 0, "a sensor or actuator of this node (repeatable)"},
+    {"workers", K_U64, 1, DX_WORKERS_MAX, F(workers), "worker threads running tasks, 1..256 (default 4)"},
+    {"sensor", K_SENSOR, 0, 0, 0, 0, "a sensor (repeatable): NAME [sim] [seed=S] [min=A] [max=B]\n"
+     HELP_INDENT "[period=P] [unit=U], or NAME file PATH [unit=U]"},
+    {"actuator", K_ACTUATOR, 0, 0, 0, 0, "an actuator (repeatable): NAME [sim] [unit=U], or NAME file\n"
+     HELP_INDENT "PATH [unit=U]; devices on the command line replace the file's"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -122,15 +129,31 @@ static int apply(dx_agent_opts *o, const opt *op, const char *val,
             return DX_EINVAL;
         }
         break;
-    case K_DEVICE:
-        if (!dx_name_is_valid(val) || o->n_devices == DX_DEVICES_MAX) {
-            snprintf(err, errcap, "%s--device: '%.40s' is not a valid device "
-                     "name, or more than %d devices", where, val,
+    case K_SENSOR:
+    case K_ACTUATOR: {
+        dx_device_cfg c;
+        char derr[320];
+        if (dx_device_parse(op->k == K_SENSOR ? DX_DEV_SENSOR : DX_DEV_ACTUATOR,
+                            val, &c, derr, sizeof derr) != 0) {
+            snprintf(err, errcap, "%s%s", where, derr);
+            return DX_EINVAL;
+        }
+        for (size_t i = 0; i < o->n_devices; i++)
+            if (strcmp(o->devices[i], c.name) == 0) {
+                snprintf(err, errcap, "%s%s '%s': name already used by "
+                         "another device", where, op->key, c.name);
+                return DX_EINVAL;
+            }
+        if (o->n_devices == DX_DEVICES_MAX) {
+            snprintf(err, errcap, "%s%s '%s': more than %d devices (sensors "
+                     "and actuators together)", where, op->key, c.name,
                      DX_DEVICES_MAX);
             return DX_EINVAL;
         }
-        snprintf(o->devices[o->n_devices++], DX_NAME_MAX + 1, "%s", val);
+        o->device_cfg[o->n_devices] = c;
+        snprintf(o->devices[o->n_devices++], DX_NAME_MAX + 1, "%s", c.name);
         return 0;
+    }
     case K_LEVEL: {
         static const char *lv[] = {"error", "warn", "info", "debug"};
         for (int i = 0; i < 4; i++)
@@ -210,6 +233,7 @@ static void defaults(dx_agent_opts *o)
     o->log_level = DX_LOG_INFO;
     o->mem_pool_kb = 65536;
     o->keepalive_s = 10;
+    o->workers = 4;
 }
 
 int dx_agent_opts_parse(dx_agent_opts *o, int argc, char **argv, char *err,
@@ -261,7 +285,7 @@ int dx_agent_opts_parse(dx_agent_opts *o, int argc, char **argv, char *err,
             snprintf(err, errcap, "--%s: missing value", key);
             return DX_EINVAL;
         }
-        if (op->k == K_DEVICE && !had_devices_on_cli) {
+        if ((op->k == K_SENSOR || op->k == K_ACTUATOR) && !had_devices_on_cli) {
             o->n_devices = 0;           /* the command line replaces the file's */
             had_devices_on_cli = true;
         }

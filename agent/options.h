@@ -6,6 +6,11 @@
  * ("heartbeat-ms 250", '#' starts a comment).  The command line wins over
  * the file.  Every value is checked; the first bad one produces one line
  * naming the option, the value and what was expected.
+ *
+ * Devices: --sensor SPEC and --actuator SPEC are repeatable; in the file
+ * "sensor SPEC" and "actuator SPEC", the value being the rest of the line.
+ * The spec syntax is in devices.h.  Devices named on the command line
+ * replace all the devices of the file.
  */
 #ifndef DX_OPTIONS_H
 #define DX_OPTIONS_H
@@ -15,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "devices.h"
 #include "dx_msg.h"
 #include "dx_topic.h"
 
@@ -40,8 +46,13 @@ typedef struct dx_agent_opts {
     char cafile[PATH_MAX];
     char cert[PATH_MAX];
     char key[PATH_MAX];
+    unsigned workers;                  /* worker threads, 1..256 */
+    uint64_t task_ttl_s;               /* finished task records kept, s */
+    /* Sensors and actuators (--sensor, --actuator), in the order given:
+     * devices[i] is the name of device_cfg[i], for the birth. */
     size_t n_devices;
     char devices[DX_DEVICES_MAX][DX_NAME_MAX + 1];
+    dx_device_cfg device_cfg[DX_DEVICES_MAX];
 } dx_agent_opts;
 
 /*

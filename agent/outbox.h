@@ -26,7 +26,11 @@ typedef enum {
     DX_ACT_LOG,          /* payload is a line of text; level */
     DX_ACT_FAIL,         /* drop the broker connection without DISCONNECT */
     DX_ACT_HANG,         /* stop heartbeats and processing, keep the socket */
-    DX_ACT_RECOVER       /* end a fail or hang */
+    DX_ACT_RECOVER,      /* end a fail or hang */
+    DX_ACT_JOB,          /* run a task body on a worker: the job fields */
+    DX_ACT_JOB_CANCEL,   /* cancel the worker job of `slot` */
+    DX_ACT_SUBSCRIBE,    /* subscribe to `topic` (QoS 1) */
+    DX_ACT_UNSUBSCRIBE   /* unsubscribe from `topic` */
 } dx_act_type;
 
 typedef enum { DX_LOG_ERROR = 0, DX_LOG_WARN, DX_LOG_INFO, DX_LOG_DEBUG } dx_log_level;
@@ -38,6 +42,14 @@ typedef struct dx_action {
     bool retain;
     dx_log_level level;
     uint32_t for_ms;      /* FAIL, HANG: 0 = until RECOVER */
+    /* JOB, JOB_CANCEL */
+    uint32_t slot;
+    int job_kind;         /* dx_task_kind */
+    uint32_t ms;
+    void *mem;
+    size_t mem_bytes;
+    char device[DX_NAME_MAX + 1];
+    double value;
     size_t off, len;      /* payload: arena[off .. off+len), NUL after */
 } dx_action;
 

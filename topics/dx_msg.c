@@ -8,13 +8,16 @@
  * struct from a cJSON tree, the encoder writes compact JSON straight into
  * the caller's buffer (no allocation).  Both run the same value checks, so
  * an encoder never emits what a decoder rejects.  Rules that tie fields
- * together ("run" needs a spec, a failed reply needs an error) are small
- * per-table hooks.  Conventions every table follows: an optional field that
- * is absent or null decodes to zero/""; the encoder omits optional fields
- * that are zero/""; a present optional integer may be 0 (= absent) or in
- * its range; an optional object is present when its first field is nonzero.
- * A submit carries the task spec at top level; records and assign items
- * carry it under "spec", beside the task "id".
+ * together ("run" needs a spec, a failed reply needs an error, a report's
+ * "last" needs "sync") are small per-table hooks.  Conventions every table
+ * follows: an optional field that is absent or null decodes to
+ * zero/""/false; the encoder omits optional fields that are zero/""/false;
+ * a present optional integer may be 0 (= absent) or in its range; an
+ * optional object is present when its first field is nonzero.  A submit
+ * carries the task spec at top level; records and assign items carry it
+ * under "spec", beside the task "id".  dx_msg_reply_target() reuses the
+ * request table field by field on a payload that failed to decode, so an
+ * error reply can still reach its requester.
  *
  * Decoding costs one pass over the raw bytes before cJSON sees them (size,
  * nesting depth with strings and escapes skipped, raw control bytes in
@@ -41,6 +44,7 @@
 #define MEM_KB_MAX 16777216u   /* 16 GiB: memory a task may declare */
 #define HB_MS_MIN 10u
 #define HB_MS_MAX 3600000u
+#define WORKERS_MAX 4096u      /* task worker threads a node may declare */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- enum names on the wire: index + 1 is the enum value ---- */
@@ -52,7 +56,9 @@ static const char *const kind_names[] = {"noop", "compute", "sleep",
                                          "sensor.read", "actuator.set"};
 static const char *const tstate_names[] = {"queued", "assigned", "running",
                                            "done",   "failed",   "cancelled"};
-static const char *const op_names[] = {"run", "cancel", "release"};
+static const char *const op_names[] = {"run", "cancel", "release", "ack"};
+static const char *const rstate_names[] = {"queued", "running", "done",
+                                           "failed", "cancelled", "released"};
 static const char *const view_names[] = {"online", "failed", "offline"};
 static const char *const why_names[] = {"will", "timeout", "shutdown"};
 
@@ -105,8 +111,8 @@ typedef struct schema {
     {key, FT_INT, req, offsetof(T, m), MSZ(T, m), NO_AUX, lo, hi, NULL}
 #define F_ENUM(T, m, key, req, names) \
     {key, FT_ENUM, req, offsetof(T, m), MSZ(T, m), NO_AUX, 1, COUNT(names), names}
-#define F_BOOL(T, m, key) \
-    {key, FT_BOOL, REQ, offsetof(T, m), MSZ(T, m), NO_AUX, 0, 0, NULL}
+#define F_BOOL(T, m, key, req) \
+    {key, FT_BOOL, req, offsetof(T, m), MSZ(T, m), NO_AUX, 0, 0, NULL}
 #define F_DBL(T, m, key, req, has) \
     {key, FT_DBL, req, offsetof(T, m), MSZ(T, m), has, 0, 0, NULL}
 #define F_STR(T, m, key, type, req) \
@@ -124,6 +130,7 @@ static int check_election(ctx *c, const void *m);
 static int check_reply(ctx *c, const void *m);
 static int check_spec(ctx *c, const void *m);
 static int check_item(ctx *c, const void *m);
+static int check_report(ctx *c, const void *m);
 
 static const field state_f[] = {
     F_V,
@@ -157,6 +164,9 @@ static const field heartbeat_f[] = {
     F_INT(dx_msg_heartbeat, term, "term", REQ, 0, DX_INT_MAX),
     F_SUB(dx_msg_heartbeat, load, "load", FT_OBJ, REQ, &load_s),
     F_INT(dx_msg_heartbeat, rejected, "rejected", REQ, 0, DX_INT_MAX),
+    /* optional: older agents do not send them */
+    F_BOOL(dx_msg_heartbeat, draining, "draining", OPT),
+    F_INT(dx_msg_heartbeat, workers, "workers", OPT, 1, WORKERS_MAX),
 };
 static const schema heartbeat_s = SCHEMA(heartbeat_f, NULL);
 
@@ -201,7 +211,7 @@ static const schema event_s = SCHEMA(event_f, NULL);
 static const field reply_f[] = {
     F_V,
     F_STR(dx_msg_reply, corr, "corr", FT_TEXT, OPT),
-    F_BOOL(dx_msg_reply, ok, "ok"),
+    F_BOOL(dx_msg_reply, ok, "ok", REQ),
     F_INT(dx_msg_reply, node, "node", OPT, 1, DX_NODE_ID_MAX),
     F_STR(dx_msg_reply, error, "error", FT_TEXT, OPT),
     F_STR(dx_msg_reply, id, "id", FT_TASKID, OPT),
@@ -241,6 +251,7 @@ static const field record_f[] = {
     F_INT(dx_task_record, started_ms, "started_ms", OPT, 1, DX_INT_MAX),
     F_INT(dx_task_record, finished_ms, "finished_ms", OPT, 1, DX_INT_MAX),
     F_STR(dx_task_record, result, "result", FT_TEXT, OPT),
+    F_INT(dx_task_record, runs, "runs", OPT, 1, DX_INT_MAX),
     F_SUB(dx_task_record, spec, "spec", FT_OBJ, REQ, &spec_s),
 };
 static const schema record_s = SCHEMA(record_f, NULL);
@@ -299,6 +310,35 @@ static const field members_f[] = {
     F_LIST(dx_msg_members, nodes, n, "nodes", FT_ARR, REQ, &view_node_s),
 };
 static const schema members_s = SCHEMA(members_f, NULL);
+
+static const field report_item_f[] = {
+    F_STR(dx_report_item, id, "id", FT_TASKID, REQ),
+    F_INT(dx_report_item, attempt, "attempt", REQ, 1, UINT32_MAX),
+    F_ENUM(dx_report_item, state, "state", REQ, rstate_names),
+    F_INT(dx_report_item, started_ms, "started_ms", OPT, 1, DX_INT_MAX),
+    F_INT(dx_report_item, finished_ms, "finished_ms", OPT, 1, DX_INT_MAX),
+    F_INT(dx_report_item, runs, "runs", OPT, 1, DX_INT_MAX),
+    F_STR(dx_report_item, result, "result", FT_TEXT, OPT),
+};
+static const schema report_item_s = SCHEMA(report_item_f, NULL);
+
+static const field report_f[] = {
+    F_V,
+    F_INT(dx_msg_report, node, "node", REQ, 1, DX_NODE_ID_MAX),
+    F_INT(dx_msg_report, term, "term", REQ, 0, DX_INT_MAX),
+    F_BOOL(dx_msg_report, sync, "sync", OPT),
+    F_BOOL(dx_msg_report, last, "last", OPT),
+    F_LIST(dx_msg_report, items, n, "items", FT_ARR, REQ, &report_item_s),
+};
+static const schema report_s = SCHEMA(report_f, check_report);
+
+/* A request without a body; also the fields dx_msg_reply_target() takes. */
+static const field request_f[] = {
+    F_V,
+    F_STR(dx_msg_request, reply_to, "reply_to", FT_TOPIC, OPT),
+    F_STR(dx_msg_request, corr, "corr", FT_TEXT, OPT),
+};
+static const schema request_s = SCHEMA(request_f, NULL);
 
 /* ---- diagnostics ---- */
 static int bad(ctx *c, int err, const char *key, const char *fmt, ...)
@@ -672,20 +712,22 @@ static bool only_space(const char *p, const char *end)
     return true;
 }
 
-/* The common decoder: out (size bytes) is zeroed unless 0 is returned. */
-static int decode(const schema *s, size_t size, const char *buf, size_t len,
-                  void *out, dx_diag *d)
+/*
+ * What every payload passes before its fields are looked at: size, depth,
+ * raw control bytes in strings, "\u0000" escapes (patched in a copy, as
+ * scan() says), JSON syntax with nothing but whitespace after it, and an
+ * object at the top.  Returns 0 with *root set (cJSON_Delete it; cJSON
+ * copies what it keeps, so the patched copy is freed here), or an error
+ * with the diagnosis and *root NULL.
+ */
+static int parse_object(const char *buf, size_t len, cJSON **root, dx_diag *d)
 {
-    ctx c = {d, "", 0};
     char *copy = NULL;
-    cJSON *root = NULL;
     const char *end = NULL;
     unsigned flags;
-    int rc;
+    int rc = 0;
 
-    if (out == NULL)
-        return dx_diag_set(d, DX_EINVAL, "no output struct");
-    memset(out, 0, size);
+    *root = NULL;
     if (buf == NULL && len > 0)
         return dx_diag_set(d, DX_EINVAL, "no payload buffer");
     if (len > DX_PAYLOAD_MAX)
@@ -707,20 +749,34 @@ static int decode(const schema *s, size_t size, const char *buf, size_t len,
         scan(copy, len, DX_JSON_DEPTH_MAX, copy);
         buf = copy;
     }
-    root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-    if (root == NULL || end == NULL || !only_space(end, buf + len)) {
+    *root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+    if (*root == NULL || end == NULL || !only_space(end, buf + len))
         rc = dx_diag_set(d, DX_EJSON, "malformed JSON at byte %zu of %zu",
                          end != NULL ? (size_t)(end - buf) : 0, len);
-        goto free_tree;
-    }
-    if (!cJSON_IsObject(root)) {
+    else if (!cJSON_IsObject(*root))
         rc = dx_diag_set(d, DX_EJSON, "expected a JSON object");
-        goto free_tree;
+    if (rc != 0) {
+        cJSON_Delete(*root);
+        *root = NULL;
     }
-    rc = dec_obj(&c, s, root, out);
-free_tree:
-    cJSON_Delete(root);
     free(copy);
+    return rc;
+}
+
+/* The common decoder: out (size bytes) is zeroed unless 0 is returned. */
+static int decode(const schema *s, size_t size, const char *buf, size_t len,
+                  void *out, dx_diag *d)
+{
+    ctx c = {d, "", 0};
+    cJSON *root;
+    int rc;
+
+    if (out == NULL)
+        return dx_diag_set(d, DX_EINVAL, "no output struct");
+    memset(out, 0, size);
+    if ((rc = parse_object(buf, len, &root, d)) == 0)
+        rc = dec_obj(&c, s, root, out);
+    cJSON_Delete(root);
     if (rc != 0)
         memset(out, 0, size);
     return rc;
@@ -879,6 +935,8 @@ static int enc_field(ctx *c, const field *f, const unsigned char *m, jw *w)
             put_str(w, ((const char *const *)f->sub)[v - 1]);
         return 0;
     case FT_BOOL:
+        if (!*p && !f->req)
+            return 0;
         put_key(w, f->key);
         put(w, *p ? "true" : "false", *p ? 4 : 5);
         return 0;
@@ -976,7 +1034,45 @@ DX_CODEC(msg_assign, assign_s)
 DX_CODEC(msg_reading, reading_s)
 DX_CODEC(msg_actuator, actuator_s)
 DX_CODEC(msg_members, members_s)
+DX_CODEC(msg_report, report_s)
+DX_CODEC(msg_request, request_s)
 #undef DX_CODEC
+
+/*
+ * The reply_to and corr of a payload that may have failed to decode: the
+ * same checks as the decoders up to the top object, then each field of
+ * the request table on its own (the payload's other fields, its kind and
+ * its "v" do not matter), so a bad corr costs only the corr.
+ */
+int dx_msg_reply_target(const char *buf, size_t len,
+                        char reply_to[DX_TOPIC_MAX + 1],
+                        char corr[DX_CORR_MAX + 1])
+{
+    ctx c = {NULL, "", 0};
+    dx_msg_request m;
+    cJSON *root;
+
+    if (reply_to == NULL)
+        return DX_EINVAL;
+    memset(&m, 0, sizeof m);
+    if (parse_object(buf, len, &root, NULL) == 0) {
+        for (size_t i = 0; i < request_s.n; i++) {
+            const field *f = &request_s.f[i];
+            const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, f->key);
+
+            if (f->type != FT_V && it != NULL &&
+                dec_field(&c, f, it, (unsigned char *)&m) != 0)
+                memset((unsigned char *)&m + f->off, 0, f->size);
+        }
+    }
+    cJSON_Delete(root);
+    if (m.reply_to[0] == '\0')
+        m.corr[0] = '\0'; /* nobody to tell it to */
+    memcpy(reply_to, m.reply_to, sizeof m.reply_to);
+    if (corr != NULL)
+        memcpy(corr, m.corr, sizeof m.corr);
+    return m.reply_to[0] != '\0' ? 0 : DX_ENOTFOUND;
+}
 
 /* ---- cross-field rules (run after decoding, before encoding) ---- */
 static int check_state(ctx *c, const void *p)
@@ -1040,6 +1136,20 @@ static int check_item(ctx *c, const void *p)
     return 0;
 }
 
+/* An empty inventory is news (the node holds nothing); an empty batch of
+ * changes is not. */
+static int check_report(ctx *c, const void *p)
+{
+    const dx_msg_report *m = p;
+
+    if (m->last && !m->sync)
+        return bad(c, DX_EFIELD, "sync", "required when last is true");
+    if (m->n == 0 && !m->sync)
+        return bad(c, DX_ERANGE, "items", "empty, allowed only when sync is "
+                   "true");
+    return 0;
+}
+
 /* ---- enum names and ids ---- */
 static const char *enum_name(const char *const *names, size_t n, size_t v)
 {
@@ -1069,6 +1179,24 @@ const char *dx_task_kind_name(dx_task_kind k)
 const char *dx_task_state_name(dx_task_state s)
 {
     return enum_name(tstate_names, COUNT(tstate_names), (size_t)s);
+}
+
+const char *dx_report_state_name(dx_report_state s)
+{
+    return enum_name(rstate_names, COUNT(rstate_names), (size_t)s);
+}
+
+const char *dx_view_state_name(dx_view_state s)
+{
+    return enum_name(view_names, COUNT(view_names), (size_t)s);
+}
+
+/* DX_VIEW_WHY_NONE is valid (an online node): "", as "why" is absent. */
+const char *dx_view_why_name(dx_view_why w)
+{
+    return w == DX_VIEW_WHY_NONE ? ""
+                                 : enum_name(why_names, COUNT(why_names),
+                                             (size_t)w);
 }
 
 /* Stores the value of name s (an enum of `size` bytes) in *out. */

@@ -70,6 +70,8 @@ typedef struct dx_msg_heartbeat {
     uint64_t term;         /* and its term, 0 = none */
     dx_load load;
     uint64_t rejected;     /* malformed messages this node has dropped */
+    bool draining;         /* takes no new tasks (optional, default false) */
+    uint32_t workers;      /* task worker threads (optional, 0 = unknown) */
 } dx_msg_heartbeat;
 
 /* ---- {root}/election: Bully messages ---- */
@@ -171,14 +173,21 @@ typedef struct dx_task_record {
     uint32_t attempt;                 /* 1 on first placement */
     uint64_t term;                    /* term of the leader that wrote it */
     int64_t submitted_ms, started_ms, finished_ms; /* wall clock, 0 = not yet */
-    char result[DX_TEXT_MAX + 1];     /* done: result; failed: error */
+    char result[DX_TEXT_MAX + 1];     /* done: result; failed: error;
+                                         periodic running: last result */
+    uint64_t runs;                    /* periodic: runs completed (optional) */
 } dx_task_record;
 
 /* {root}/nodes/{id}/assign: a batch from the leader */
-typedef enum { DX_ASSIGN_RUN = 1, DX_ASSIGN_CANCEL, DX_ASSIGN_RELEASE } dx_assign_op;
+typedef enum {
+    DX_ASSIGN_RUN = 1,    /* queue and run this attempt */
+    DX_ASSIGN_CANCEL,     /* stop it (queued or running) */
+    DX_ASSIGN_RELEASE,    /* give it back if not started (work stealing) */
+    DX_ASSIGN_ACK         /* the leader recorded your final report */
+} dx_assign_op;
 
 typedef struct dx_assign_item {
-    dx_assign_op op;                  /* run it / cancel it / give it back */
+    dx_assign_op op;                  /* "run", "cancel", "release", "ack" */
     uint32_t attempt;
     dx_task_spec spec;                /* RUN: full spec; others: only id */
 } dx_assign_item;
@@ -283,5 +292,66 @@ int dx_msg_members_encode(const dx_msg_members *m, char *buf, size_t cap,
                           size_t *len);
 int dx_msg_members_decode(const char *buf, size_t len, dx_msg_members *out,
                           dx_diag *d);
+
+/* ---- {root}/nodes/{id}/report: a node tells the leader about its tasks ---- */
+#define DX_REPORT_MAX 64
+
+typedef enum {
+    DX_REP_QUEUED = 1,   /* "queued": inventory only, waiting on this node */
+    DX_REP_RUNNING,      /* "running": started (periodic: after each run) */
+    DX_REP_DONE,         /* "done": finished; result set */
+    DX_REP_FAILED,       /* "failed": finished with an error in result */
+    DX_REP_CANCELLED,    /* "cancelled": stopped on request */
+    DX_REP_RELEASED      /* "released": given back unstarted (stealing) */
+} dx_report_state;
+
+typedef struct dx_report_item {
+    char id[DX_TASK_ID_MAX + 1];
+    uint32_t attempt;                 /* 1.. */
+    dx_report_state state;
+    int64_t started_ms, finished_ms;  /* node's wall clock, 0 = not yet */
+    uint64_t runs;                    /* periodic: runs completed */
+    char result[DX_TEXT_MAX + 1];     /* done/failed/periodic: one line */
+} dx_report_item;
+
+typedef struct dx_msg_report {
+    uint16_t node;                    /* must match the topic */
+    uint64_t term;                    /* the leader term the node follows */
+    bool sync;                        /* an inventory: every task held */
+    bool last;                        /* sync: the inventory's last part */
+    size_t n;
+    dx_report_item items[DX_REPORT_MAX];
+} dx_msg_report;
+
+int dx_msg_report_encode(const dx_msg_report *m, char *buf, size_t cap,
+                         size_t *len);
+int dx_msg_report_decode(const char *buf, size_t len, dx_msg_report *out,
+                         dx_diag *d);
+const char *dx_report_state_name(dx_report_state s);
+
+/* ---- {root}/tasks/{id}/cancel and other requests without a body ---- */
+typedef struct dx_msg_request {
+    char reply_to[DX_TOPIC_MAX + 1];  /* optional */
+    char corr[DX_CORR_MAX + 1];       /* optional */
+} dx_msg_request;
+
+int dx_msg_request_encode(const dx_msg_request *m, char *buf, size_t cap,
+                          size_t *len);
+int dx_msg_request_decode(const char *buf, size_t len, dx_msg_request *out,
+                          dx_diag *d);
+
+/*
+ * Best effort for error replies: finds "reply_to" and "corr" in a payload
+ * that failed to decode (when it is at least a JSON object of acceptable
+ * size and depth), validating both.  Returns 0 with reply_to set, or
+ * DX_ENOTFOUND.  corr may come back empty.
+ */
+int dx_msg_reply_target(const char *buf, size_t len,
+                        char reply_to[DX_TOPIC_MAX + 1],
+                        char corr[DX_CORR_MAX + 1]);
+
+/* Names of the members view enums on the wire. */
+const char *dx_view_state_name(dx_view_state s);
+const char *dx_view_why_name(dx_view_why w);
 
 #endif

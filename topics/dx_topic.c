@@ -91,10 +91,12 @@ static const topic_shape shapes[] = {
     {DX_T_NODE_HEARTBEAT, {"nodes", "N", "heartbeat"}},
     {DX_T_NODE_ASSIGN, {"nodes", "N", "assign"}},
     {DX_T_NODE_CMD, {"nodes", "N", "cmd"}},
+    {DX_T_NODE_REPORT, {"nodes", "N", "report"}},
     {DX_T_ELECTION, {"election"}},
     {DX_T_LEADER, {"leader"}},
     {DX_T_TASK_SUBMIT, {"tasks", "submit"}},
     {DX_T_TASK_RECORD, {"tasks", "S"}},
+    {DX_T_TASK_CANCEL, {"tasks", "S", "cancel"}},
     {DX_T_EVENTS, {"events"}},
     {DX_T_MEMBERS, {"members"}},
     {DX_T_REPLY, {"reply", "S"}},
@@ -136,7 +138,8 @@ static int compose(const dx_topics *t, dx_topic_kind kind, uint16_t node,
         return rc;
     for (int i = 0; i < MAX_LEVELS && sh->levels[i] != NULL; i++) {
         const char *lv = sh->levels[i];
-        if (wildcard && (strcmp(lv, "N") == 0 || strcmp(lv, "S") == 0)) {
+        if (wildcard && (strcmp(lv, "S") == 0 ||
+                         (strcmp(lv, "N") == 0 && node == 0))) {
             lv = "+";
         } else if (strcmp(lv, "N") == 0) {
             if (node == 0)
@@ -146,7 +149,8 @@ static int compose(const dx_topics *t, dx_topic_kind kind, uint16_t node,
         } else if (strcmp(lv, "S") == 0) {
             if (!dx_name_is_valid(name))
                 return DX_ENAME;
-            if (kind == DX_T_TASK_RECORD && strcmp(name, "submit") == 0)
+            if ((kind == DX_T_TASK_RECORD || kind == DX_T_TASK_CANCEL) &&
+                strcmp(name, "submit") == 0)
                 return DX_ENAME;
             lv = name;
         }
@@ -167,6 +171,12 @@ int dx_topic_filter(const dx_topics *t, dx_topic_kind kind, char *buf,
                     size_t cap)
 {
     return compose(t, kind, 0, NULL, true, buf, cap);
+}
+
+int dx_topic_filter_node(const dx_topics *t, dx_topic_kind kind, uint16_t node,
+                         char *buf, size_t cap)
+{
+    return compose(t, kind, node, NULL, true, buf, cap);
 }
 
 /* A node id level: 1..65535 in decimal without sign or leading zero. */
@@ -251,4 +261,20 @@ int dx_topic_parse(const dx_topics *t, const char *topic, size_t len,
         return 0;
     }
     return DX_ETOPIC;
+}
+
+void dx_text_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (cap == 0)
+        return;
+    if (n >= cap) {
+        n = cap - 1;
+        /* Back off over continuation bytes to the start of a character,
+         * and drop that character too: it did not fit whole. */
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }

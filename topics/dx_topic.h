@@ -30,10 +30,12 @@ typedef enum {
     DX_T_NODE_HEARTBEAT, /* {root}/nodes/{id}/heartbeat        QoS 0 */
     DX_T_NODE_ASSIGN,    /* {root}/nodes/{id}/assign */
     DX_T_NODE_CMD,       /* {root}/nodes/{id}/cmd */
+    DX_T_NODE_REPORT,    /* {root}/nodes/{id}/report */
     DX_T_ELECTION,       /* {root}/election */
     DX_T_LEADER,         /* {root}/leader                      retained */
     DX_T_TASK_SUBMIT,    /* {root}/tasks/submit */
     DX_T_TASK_RECORD,    /* {root}/tasks/{task}                retained */
+    DX_T_TASK_CANCEL,    /* {root}/tasks/{task}/cancel */
     DX_T_EVENTS,         /* {root}/events */
     DX_T_MEMBERS,        /* {root}/members                     retained */
     DX_T_REPLY,          /* {root}/reply/{client} */
@@ -81,6 +83,11 @@ int dx_topic_build(const dx_topics *t, dx_topic_kind kind, uint16_t node,
 int dx_topic_filter(const dx_topics *t, dx_topic_kind kind, char *buf,
                     size_t cap);
 
+/* The same with the node id fixed and '+' for the name only (for example
+ * "{root}/io/3/actuators/+/set"); node 0 gives '+' for the id too. */
+int dx_topic_filter_node(const dx_topics *t, dx_topic_kind kind, uint16_t node,
+                         char *buf, size_t cap);
+
 /*
  * Parses a received topic of `len` bytes (not necessarily NUL-terminated).
  * Returns 0 and fills *out, or DX_ETOPIC for a topic outside the tree and
@@ -96,5 +103,9 @@ bool dx_name_is_valid(const char *s);
 /* True when s is a valid reply-to or other full topic for publishing:
  * 1..DX_TOPIC_MAX bytes, printable, no '+', '#', no empty level. */
 bool dx_topic_is_publishable(const char *s);
+
+/* Copies src into dst (cap bytes, NUL-terminated), cutting a too-long text
+ * at a UTF-8 character boundary, so a truncated text stays valid. */
+void dx_text_copy(char *dst, size_t cap, const char *src);
 
 #endif

@@ -1,13 +1,15 @@
 /*
  * fuzz_decode.c - libFuzzer target for the wire contract: every payload
- * decoder of dx_msg.h and the topic parser of dx_topic.h, on arbitrary
- * bytes.
+ * decoder of dx_msg.h, dx_msg_reply_target() and the topic parser of
+ * dx_topic.h, on arbitrary bytes.
  *
  * Beyond "no crash, no sanitizer report" it checks properties, aborting on
  * a violation: a failed decode leaves the struct zeroed and one line of
  * diagnosis; a successful decode re-encodes, and that encoding decodes to
  * the very same struct (an encoder never emits what a decoder rejects, and
- * nothing is lost on the way); a parsed topic builds back to the same bytes.
+ * nothing is lost on the way); a reply target is empty when not found, a
+ * valid request's reply_to and corr when found, and always what a decoded
+ * request would say; a parsed topic builds back to the same bytes.
  * Build: tests/fuzz/CMakeLists.txt (-DDX_FUZZ=ON, clang).  Run:
  *   fuzz_decode -max_total_time=60 tests/fuzz/corpus
  */
@@ -65,6 +67,40 @@ ROUND_TRIP(msg_assign)
 ROUND_TRIP(msg_reading)
 ROUND_TRIP(msg_actuator)
 ROUND_TRIP(msg_members)
+ROUND_TRIP(msg_report)
+ROUND_TRIP(msg_request)
+
+static void reply_target_check(const char *buf, size_t len)
+{
+    char to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1];
+    static dx_msg_request req, found;
+    size_t n;
+    int rc;
+
+    memset(to, 0xa5, sizeof to);
+    memset(corr, 0xa5, sizeof corr);
+    rc = dx_msg_reply_target(buf, len, to, corr);
+    if (memchr(to, '\0', sizeof to) == NULL ||
+        memchr(corr, '\0', sizeof corr) == NULL)
+        abort();
+    if (rc == DX_ENOTFOUND) {
+        if (to[0] != '\0' || corr[0] != '\0')
+            abort();
+    } else if (rc != 0 || to[0] == '\0') {
+        abort();
+    } else {
+        /* both pass the encoder's checks: a request can carry them */
+        memset(&found, 0, sizeof found);
+        memcpy(found.reply_to, to, sizeof to);
+        memcpy(found.corr, corr, sizeof corr);
+        if (dx_msg_request_encode(&found, enc, sizeof enc, &n) != 0)
+            abort();
+    }
+    if (dx_msg_request_decode(buf, len, &req, NULL) == 0 &&
+        (strcmp(req.reply_to, to) != 0 ||
+         (to[0] != '\0' && strcmp(req.corr, corr) != 0)))
+        abort();
+}
 
 static void topic_round_trip(const char *buf, size_t len)
 {
@@ -103,6 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     round_trip_msg_reading(buf, size);
     round_trip_msg_actuator(buf, size);
     round_trip_msg_members(buf, size);
+    round_trip_msg_report(buf, size);
+    round_trip_msg_request(buf, size);
+    reply_target_check(buf, size);
     topic_round_trip(buf, size);
     (void)dx_json_depth_ok(buf, size, size > 0 ? data[0] % 16 : 0);
     return 0;

@@ -242,7 +242,8 @@ static void drain(sim *s, node *nd)
         else if (a->type == DX_ACT_LOG && s->verbose)
             printf("%6lld  [%u] %s\n", (long long)s->now,
                    (unsigned)nd->c->cfg.id, p);
-        else if (a->type >= DX_ACT_FAIL) {
+        else if (a->type == DX_ACT_FAIL || a->type == DX_ACT_HANG ||
+                 a->type == DX_ACT_RECOVER) {
             nd->faults++;
             nd->last_fault = a->type;
             nd->last_for_ms = a->for_ms;

@@ -54,6 +54,8 @@ ADAPT(msg_assign)
 ADAPT(msg_reading)
 ADAPT(msg_actuator)
 ADAPT(msg_members)
+ADAPT(msg_report)
+ADAPT(msg_request)
 
 typedef struct codec {
     const char *name;
@@ -64,17 +66,23 @@ typedef struct codec {
 } codec;
 
 enum { STATE, HB, ELECT, LEADER, CMD, EVENT, REPLY, SPEC, RECORD, ASSIGN,
-       READING, ACTUATOR, MEMBERS, N_CODECS };
+       READING, ACTUATOR, MEMBERS, REPORT, REQUEST, N_CODECS };
 
 /* As written by dx_msg_state_encode(state_full()). */
 #define FX_STATE "{'v':1,'id':3,'name':'press-3','state':'online','epoch':7," \
                  "'pool_kb':65536,'heartbeat_ms':250,'devices':['temp1','valve2']}"
 /* As written by dx_msg_state_encode for the will of node 3. */
 #define FX_WILL "{'v':1,'id':3,'state':'offline','epoch':7,'reason':'crash'}"
+/* As written by an older agent, and by dx_msg_heartbeat_encode when
+ * draining is false and workers 0. */
+#define FX_HB_OLD "{'v':1,'id':3,'epoch':7,'seq':42,'leader':3,'term':2,'load':" \
+                  "{'cpu':12,'mem_free_kb':60000,'mem_largest_kb':50000,"        \
+                  "'running':1,'queued':2,'disk_free_kb':1048576},'rejected':0}"
 /* As written by dx_msg_heartbeat_encode(heartbeat_full()). */
 #define FX_HB "{'v':1,'id':3,'epoch':7,'seq':42,'leader':3,'term':2,'load':" \
               "{'cpu':12,'mem_free_kb':60000,'mem_largest_kb':50000,"        \
-              "'running':1,'queued':2,'disk_free_kb':1048576},'rejected':0}"
+              "'running':1,'queued':2,'disk_free_kb':1048576},'rejected':0," \
+              "'draining':true,'workers':4}"
 /* As written by dx_msg_election_encode(election_full()). */
 #define FX_ELECT "{'v':1,'type':'election','from':2,'to':3,'term':2,'epoch':5}"
 /* As written by dx_msg_leader_encode(leader_full()). */
@@ -96,14 +104,14 @@ enum { STATE, HB, ELECT, LEADER, CMD, EVENT, REPLY, SPEC, RECORD, ASSIGN,
 #define FX_RECORD "{'v':1,'id':'t1','state':'done','node':2,'attempt':1,"     \
                   "'term':2,'submitted_ms':1732700000000,"                     \
                   "'started_ms':1732700000100,'finished_ms':1732700000150,"    \
-                  "'result':'ok','spec':{'kind':'compute','ms':50,"            \
+                  "'result':'ok','runs':1,'spec':{'kind':'compute','ms':50,"   \
                   "'mem_kb':1024,'device':'temp1','value':1.5}}"
 /* As written by dx_msg_assign_encode(assign_full()). */
 #define FX_ASSIGN "{'v':1,'term':2,'leader':3,'items':[{'op':'run',"           \
                   "'attempt':1,'id':'t1','spec':{'kind':'compute','ms':50,"    \
                   "'mem_kb':1024,'device':'temp1','value':-0.25},"             \
                   "'reply_to':'distribux/plant/reply/cli-1','corr':'c-17'},"   \
-                  "{'op':'cancel','id':'t2'}]}"
+                  "{'op':'cancel','id':'t2'},{'op':'ack','attempt':2,'id':'t3'}]}"
 /* As written by dx_msg_reading_encode(reading_full()); unit is "°C". */
 #define FX_READING "{'v':1,'value':21.5,'unit':'\xc2\xb0" "C','seq':12," \
                    "'ts_ms':1732700000000}"
@@ -116,6 +124,14 @@ enum { STATE, HB, ELECT, LEADER, CMD, EVENT, REPLY, SPEC, RECORD, ASSIGN,
                    "'epoch':4,'since_ms':1732699990000},{'id':3,"              \
                    "'name':'press-3','state':'online','epoch':7,"              \
                    "'since_ms':1732699000000}]}"
+/* As written by dx_msg_report_encode(report_full()). */
+#define FX_REPORT "{'v':1,'node':2,'term':3,'sync':true,'last':true,'items':[" \
+                  "{'id':'t1','attempt':1,'state':'done',"                       \
+                  "'started_ms':1732700000100,'finished_ms':1732700000150,"      \
+                  "'runs':1,'result':'ok'},"                                     \
+                  "{'id':'t2','attempt':2,'state':'queued'}]}"
+/* As written by dx_msg_request_encode(request_full()). */
+#define FX_REQUEST "{'v':1,'reply_to':'distribux/plant/reply/cli-1','corr':'c-17'}"
 
 static const codec codecs[N_CODECS] = {
     {"state", sizeof(dx_msg_state), dec_msg_state, enc_msg_state, FX_STATE},
@@ -131,6 +147,8 @@ static const codec codecs[N_CODECS] = {
     {"reading", sizeof(dx_msg_reading), dec_msg_reading, enc_msg_reading, FX_READING},
     {"actuator", sizeof(dx_msg_actuator), dec_msg_actuator, enc_msg_actuator, FX_ACTUATOR},
     {"members", sizeof(dx_msg_members), dec_msg_members, enc_msg_members, FX_MEMBERS},
+    {"report", sizeof(dx_msg_report), dec_msg_report, enc_msg_report, FX_REPORT},
+    {"request", sizeof(dx_msg_request), dec_msg_request, enc_msg_request, FX_REQUEST},
 };
 
 /* ---- helpers ---- */
@@ -403,6 +421,8 @@ static void heartbeat_full(dx_msg_heartbeat *m)
     m->leader = 3;
     m->term = 2;
     set_load(&m->load, 12, 60000, 50000, 1, 2, 1048576);
+    m->draining = true;
+    m->workers = 4;
 }
 
 static void election_full(dx_msg_election *m)
@@ -487,6 +507,7 @@ static void record_full(dx_task_record *m)
     m->started_ms = 1732700000100;
     m->finished_ms = 1732700000150;
     strcpy(m->result, "ok");
+    m->runs = 1;
 }
 
 static void assign_full(dx_msg_assign *m)
@@ -508,6 +529,10 @@ static void assign_full(dx_msg_assign *m)
     strcpy(m->items[0].spec.corr, "c-17");
     m->items[1].op = DX_ASSIGN_CANCEL;
     strcpy(m->items[1].spec.id, "t2");
+    m->n = 3;
+    m->items[2].op = DX_ASSIGN_ACK;
+    m->items[2].attempt = 2;
+    strcpy(m->items[2].spec.id, "t3");
 }
 
 static void reading_full(dx_msg_reading *m)
@@ -548,6 +573,33 @@ static void members_full(dx_msg_members *m)
     m->nodes[1].since_ms = 1732699000000;
 }
 
+static void report_full(dx_msg_report *m)
+{
+    memset(m, 0, sizeof *m);
+    m->node = 2;
+    m->term = 3;
+    m->sync = true;
+    m->last = true;
+    m->n = 2;
+    strcpy(m->items[0].id, "t1");
+    m->items[0].attempt = 1;
+    m->items[0].state = DX_REP_DONE;
+    m->items[0].started_ms = 1732700000100;
+    m->items[0].finished_ms = 1732700000150;
+    m->items[0].runs = 1;
+    strcpy(m->items[0].result, "ok");
+    strcpy(m->items[1].id, "t2");
+    m->items[1].attempt = 2;
+    m->items[1].state = DX_REP_QUEUED;
+}
+
+static void request_full(dx_msg_request *m)
+{
+    memset(m, 0, sizeof *m);
+    strcpy(m->reply_to, "distribux/plant/reply/cli-1");
+    strcpy(m->corr, "c-17");
+}
+
 /* Every struct above, by codec, in one scratch union. */
 typedef union any_msg {
     dx_msg_state state;
@@ -563,6 +615,8 @@ typedef union any_msg {
     dx_msg_reading reading;
     dx_msg_actuator act;
     dx_msg_members members;
+    dx_msg_report report;
+    dx_msg_request request;
 } any_msg;
 
 static any_msg *full(int c)
@@ -581,7 +635,9 @@ static any_msg *full(int c)
     case ASSIGN: assign_full(&m.assign); break;
     case READING: reading_full(&m.reading); break;
     case ACTUATOR: actuator_full(&m.act); break;
-    default: members_full(&m.members); break;
+    case MEMBERS: members_full(&m.members); break;
+    case REPORT: report_full(&m.report); break;
+    default: request_full(&m.request); break;
     }
     return &m;
 }
@@ -718,6 +774,60 @@ static void test_roundtrip_max_members(void **state)
     m->members.n = 0;
     memset(m->members.nodes, 0, sizeof m->members.nodes);
     roundtrip(MEMBERS, m);
+}
+
+/* Encodes m expecting err; a failed encode leaves "" and length 0. */
+#define assert_enc(c, m, err)                                               \
+    do {                                                                    \
+        size_t n_ = 7;                                                      \
+        int rc_ = codecs[c].enc(m, enc_buf, sizeof enc_buf, &n_);           \
+        if (rc_ != (err))                                                   \
+            fail_msg("%s line %d: encode -> %s, expected %s", codecs[c].name, \
+                     __LINE__, dx_strerror(rc_), dx_strerror(err));         \
+        if (rc_ != OK) {                                                    \
+            assert_int_equal(n_, 0);                                        \
+            assert_int_equal(enc_buf[0], '\0');                             \
+        }                                                                   \
+    } while (0)
+
+/* The largest report: 64 items at every limit fit DX_PAYLOAD_MAX while the
+ * results need no escaping; results full of quotes do not, and the encoder
+ * refuses (DX_ETOOBIG): such a batch must be sent in parts. */
+static void test_roundtrip_max_report(void **state)
+{
+    any_msg *m = full(REPORT);
+    size_t len, n;
+
+    m->report.node = 65535;
+    m->report.term = (uint64_t)DX_INT_MAX;
+    m->report.n = DX_REPORT_MAX;
+    for (size_t i = 0; i < DX_REPORT_MAX; i++) {
+        dx_report_item *it = &m->report.items[i];
+        memset(it, 0, sizeof *it);
+        snprintf(it->id, sizeof it->id, "%0*zu", DX_TASK_ID_MAX, i);
+        it->attempt = UINT32_MAX;
+        it->state = DX_REP_CANCELLED;
+        it->started_ms = it->finished_ms = DX_INT_MAX;
+        it->runs = (uint64_t)DX_INT_MAX;
+        fill(it->result, DX_TEXT_MAX, 'r');
+    }
+    roundtrip(REPORT, m);
+    len = strlen(enc_buf);
+    print_message("largest report, plain results: %zu bytes of %d\n", len,
+                  DX_PAYLOAD_MAX);
+    assert_true(len <= DX_PAYLOAD_MAX);
+    for (size_t i = 0; i < DX_REPORT_MAX; i++)
+        fill(m->report.items[i].result, DX_TEXT_MAX, '"');
+    assert_enc(REPORT, m, DX_ETOOBIG);
+    while (m->report.n > 1 &&
+           dx_msg_report_encode(&m->report, enc_buf, sizeof enc_buf, &n) != OK)
+        m->report.n--;
+    print_message("largest report, results of 512 quotes: %zu items, %zu bytes\n",
+                  m->report.n, n);
+    assert_true(m->report.n >= DX_REPORT_MAX / 2);
+    memset(&m->report.items[m->report.n], 0,
+           (DX_REPORT_MAX - m->report.n) * sizeof m->report.items[0]);
+    roundtrip(REPORT, m);
 }
 
 /* ---- "v", JSON shape and size, for every decoder ---- */
@@ -917,6 +1027,7 @@ static const int_case ints[] = {
     {HB, "load.queued", 0, UINT32_MAX, true},
     {HB, "load.disk_free_kb", 0, DX_INT_MAX, true},
     {HB, "rejected", 0, DX_INT_MAX, true},
+    {HB, "workers", 1, 4096, false},
     {ELECT, "from", 1, 65535, true},
     {ELECT, "to", 1, 65535, false},
     {ELECT, "term", 0, DX_INT_MAX, true},
@@ -940,6 +1051,7 @@ static const int_case ints[] = {
     {RECORD, "submitted_ms", 1, DX_INT_MAX, false},
     {RECORD, "started_ms", 1, DX_INT_MAX, false},
     {RECORD, "finished_ms", 1, DX_INT_MAX, false},
+    {RECORD, "runs", 1, DX_INT_MAX, false},
     {RECORD, "spec.ms", 1, 86400000, false},
     {RECORD, "spec.mem_kb", 1, 16777216, false},
     {ASSIGN, "term", 1, DX_INT_MAX, true},
@@ -947,6 +1059,7 @@ static const int_case ints[] = {
     {ASSIGN, "items.attempt", 1, UINT32_MAX, false},
     {ASSIGN, "items.spec.ms", 1, 86400000, false},
     {ASSIGN, "items.spec.mem_kb", 1, 16777216, false},
+    {ASSIGN, "items.2.attempt", 1, UINT32_MAX, false},
     {READING, "seq", 1, DX_INT_MAX, true},
     {READING, "ts_ms", 1, DX_INT_MAX, false},
     {ACTUATOR, "ts_ms", 1, DX_INT_MAX, false},
@@ -957,6 +1070,13 @@ static const int_case ints[] = {
     {MEMBERS, "nodes.epoch", 1, DX_INT_MAX, false},
     {MEMBERS, "nodes.since_ms", 1, DX_INT_MAX, false},
     {MEMBERS, "nodes.1.id", 1, 65535, true},
+    {REPORT, "node", 1, 65535, true},
+    {REPORT, "term", 0, DX_INT_MAX, true},
+    {REPORT, "items.attempt", 1, UINT32_MAX, true},
+    {REPORT, "items.started_ms", 1, DX_INT_MAX, false},
+    {REPORT, "items.finished_ms", 1, DX_INT_MAX, false},
+    {REPORT, "items.runs", 1, DX_INT_MAX, false},
+    {REPORT, "items.1.attempt", 1, UINT32_MAX, true},
 };
 
 static void test_int_fields(void **state)
@@ -1014,10 +1134,13 @@ static const enum_case enums[] = {
     {SPEC, "kind", "noop compute sleep sensor.read actuator.set", true},
     {RECORD, "state", "queued assigned running done failed cancelled", true},
     {RECORD, "spec.kind", "noop compute sleep sensor.read actuator.set", true},
-    {ASSIGN, "items.op", "run cancel release", true},
+    {ASSIGN, "items.op", "run cancel release ack", true},
+    {ASSIGN, "items.2.op", "cancel release ack", true}, /* no spec: not run */
     {ASSIGN, "items.spec.kind", "noop compute sleep sensor.read actuator.set", true},
     {MEMBERS, "nodes.state", "online failed offline", true},
     {MEMBERS, "nodes.why", "will timeout shutdown", false},
+    {REPORT, "items.state", "queued running done failed cancelled released", true},
+    {REPORT, "items.1.state", "queued running done failed cancelled released", true},
 };
 
 static void test_enum_fields(void **state)
@@ -1082,6 +1205,11 @@ static const str_case strs[] = {
     {ACTUATOR, "corr", S_TEXT, DX_CORR_MAX, false},
     {MEMBERS, "nodes.name", S_NAME, DX_NAME_MAX, false},
     {MEMBERS, "nodes.1.name", S_NAME, DX_NAME_MAX, false},
+    {REPORT, "items.id", S_TASKID, DX_TASK_ID_MAX, true},
+    {REPORT, "items.1.id", S_TASKID, DX_TASK_ID_MAX, true},
+    {REPORT, "items.result", S_TEXT, DX_TEXT_MAX, false},
+    {REQUEST, "reply_to", S_TOPIC, DX_TOPIC_MAX, false},
+    {REQUEST, "corr", S_TEXT, DX_CORR_MAX, false},
 };
 
 /* Values that break each kind of string (JSON text, ' for "). */
@@ -1212,7 +1340,7 @@ static void test_doubles(void **state)
 static void test_lists(void **state)
 {
     char *fx, *s;
-    char v[DX_ASSIGN_MAX * 40 + 64];
+    char v[DX_REPORT_MAX * 48 + 64];
 
     assert_mut(STATE, "devices", NULL, OK);
     assert_mut(STATE, "devices", "[]", OK);
@@ -1269,6 +1397,24 @@ static void test_lists(void **state)
         assert_mut(MEMBERS, "nodes", many, DX_ERANGE);
     }
 
+    assert_mut(REPORT, "items", NULL, DX_EFIELD);
+    assert_mut(REPORT, "items", "null", DX_EFIELD);
+    assert_mut(REPORT, "items", "{}", DX_EFIELD);
+    assert_mut(REPORT, "items", "[1]", DX_EFIELD);
+    assert_mut(REPORT, "items", "[{'id':'t1','attempt':1,'state':'done'},null]", DX_EFIELD);
+    assert_mut(REPORT, "items", "[{}]", DX_EFIELD);
+    assert_mut(REPORT, "items.1", "{'id':'t2','state':'queued'}", DX_EFIELD);
+    assert_mut(REPORT, "items.1", "{'id':'t2','attempt':2}", DX_EFIELD);
+    assert_mut(REPORT, "items.1", "{'attempt':2,'state':'queued'}", DX_EFIELD);
+    strcpy(v, "[");
+    for (int i = 0; i < DX_REPORT_MAX; i++)
+        sprintf(v + strlen(v), "%s{'id':'t%d','attempt':1,'state':'done'}",
+                i ? "," : "", i);
+    strcat(v, "]");
+    assert_mut(REPORT, "items", v, OK);
+    strcpy(v + strlen(v) - 1, ",{'id':'x','attempt':1,'state':'done'}]");
+    assert_mut(REPORT, "items", v, DX_ERANGE);
+
     /* the count is what was decoded */
     fx = j(FX_STATE);
     s = mutate(fx, "devices", "['x']");
@@ -1322,6 +1468,92 @@ static void test_cross_field(void **state)
     assert_mut(ASSIGN, "items.1", "{'op':'run','id':'t2'}", DX_EFIELD);
     /* the record does not carry reply_to/corr: they are ignored */
     assert_mut(RECORD, "result", "'ok','reply_to':'a/b','corr':'c'", OK);
+    /* "ack", like cancel and release, needs only the id (and an attempt) */
+    assert_mut(ASSIGN, "items.2", "{'op':'ack','id':'t3'}", OK);
+    assert_mut(ASSIGN, "items.2", "{'op':'ack','attempt':1}", DX_EFIELD);
+    assert_mut(ASSIGN, "items.2", "{'op':'ack','id':'t3','spec':{'kind':'bogus'}}",
+               DX_ERANGE);
+    /* a report: "last" only with "sync"; empty only as an inventory */
+#define R_ITEM "[{'id':'t1','attempt':1,'state':'running'}]"
+    assert_dec(REPORT, "{'v':1,'node':2,'term':0,'items':" R_ITEM "}", OK);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'sync':true,'items':" R_ITEM "}", OK);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'last':true,'items':" R_ITEM "}",
+               DX_EFIELD);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'sync':false,'last':true,'items':"
+               R_ITEM "}", DX_EFIELD);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'sync':null,'last':true,'items':"
+               R_ITEM "}", DX_EFIELD);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'last':false,'items':" R_ITEM "}", OK);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'items':[]}", DX_ERANGE);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'sync':false,'items':[]}", DX_ERANGE);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':3,'last':true,'items':[]}", DX_EFIELD);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':0,'sync':true,'items':[]}", OK);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':0,'sync':true,'last':true,'items':[]}", OK);
+    assert_dec(REPORT, "{'v':1,'node':2,'term':0,'sync':true}", DX_EFIELD);
+#undef R_ITEM
+    assert_mut(REPORT, "sync", "false", DX_EFIELD);
+    assert_mut(REPORT, "last", "false", OK);
+    assert_mut(REPORT, "sync", "false,'last':false", OK);
+}
+
+/* Optional bools are absent = false; a bool is only true or false. */
+static void test_bool_fields(void **state)
+{
+    static const struct {
+        int c;
+        const char *path;
+        int absent, is_false; /* the expected codes */
+    } bools[] = {
+        {REPLY, "ok", DX_EFIELD, OK},
+        {HB, "draining", OK, OK},
+        {REPORT, "sync", DX_EFIELD, DX_EFIELD}, /* the fixture's last is true */
+        {REPORT, "last", OK, OK},
+    };
+    static const char *const mistyped[] = {"1", "0", "'true'", "'false'", "[true]",
+                                           "{}", "'yes'"};
+
+    for (size_t i = 0; i < COUNT(bools); i++) {
+        assert_mut(bools[i].c, bools[i].path, NULL, bools[i].absent);
+        assert_mut(bools[i].c, bools[i].path, "null", bools[i].absent);
+        assert_mut(bools[i].c, bools[i].path, "false", bools[i].is_false);
+        assert_mut(bools[i].c, bools[i].path, "true", OK);
+        for (size_t k = 0; k < COUNT(mistyped); k++)
+            assert_mut(bools[i].c, bools[i].path, mistyped[k], DX_EFIELD);
+    }
+}
+
+/* Heartbeats of agents that predate "draining" and "workers" still decode,
+ * and a heartbeat without them is written exactly as those agents did. */
+static void test_heartbeat_compat(void **state)
+{
+    any_msg *m = full(HB);
+    dx_msg_heartbeat got;
+    char *s;
+    size_t n;
+
+    m->hb.draining = false;
+    m->hb.workers = 0;
+    fixture_is(HB, FX_HB_OLD, m);
+    /* explicit false and 0 mean the same, and are not written back */
+    s = j("{'v':1,'id':3,'epoch':7,'seq':42,'leader':3,'term':2,'load':"
+          "{'cpu':12,'mem_free_kb':60000,'mem_largest_kb':50000,'running':1,"
+          "'queued':2,'disk_free_kb':1048576},'rejected':0,'draining':false,"
+          "'workers':0}");
+    assert_int_equal(dec_raw(HB, s, strlen(s), &got), OK);
+    assert_memory_equal(&got, &m->hb, sizeof got);
+    free(s);
+    /* each alone */
+    m->hb.draining = true;
+    assert_int_equal(dx_msg_heartbeat_encode(&m->hb, enc_buf, sizeof enc_buf, &n), OK);
+    assert_non_null(strstr(enc_buf, "\"rejected\":0,\"draining\":true}"));
+    roundtrip(HB, m);
+    m->hb.draining = false;
+    m->hb.workers = 4096;
+    assert_int_equal(dx_msg_heartbeat_encode(&m->hb, enc_buf, sizeof enc_buf, &n), OK);
+    assert_non_null(strstr(enc_buf, "\"rejected\":0,\"workers\":4096}"));
+    roundtrip(HB, m);
+    assert_mut(HB, "workers", "4097", DX_ERANGE);
+    assert_mut(HB, "workers", "-1", DX_ERANGE);
 }
 
 /* Unknown fields are ignored and do not survive a re-encode. */
@@ -1387,6 +1619,33 @@ static void test_diagnostics(void **state)
     free(s);
     free(fx);
 
+    {
+        dx_msg_report *r = malloc(sizeof *r);
+
+        fx = j(FX_REPORT);
+        s = mutate(fx, "items.1.attempt", "0");
+        assert_int_equal(dx_msg_report_decode(s, strlen(s), r, &d), DX_ERANGE);
+        assert_string_equal(d.msg, "field 'items[1].attempt': expected an "
+                                   "integer 1..4294967295");
+        free(s);
+        s = mutate(fx, "items.state", "'lost'");
+        assert_int_equal(dx_msg_report_decode(s, strlen(s), r, &d), DX_ERANGE);
+        assert_string_equal(d.msg, "field 'items[0].state': expected one of "
+                                   "queued|running|done|failed|cancelled|released");
+        free(s);
+        s = mutate(fx, "sync", NULL);
+        assert_int_equal(dx_msg_report_decode(s, strlen(s), r, &d), DX_EFIELD);
+        assert_string_equal(d.msg, "field 'sync': required when last is true");
+        free(s);
+        free(fx);
+        fx = j("{'v':1,'node':2,'term':3,'items':[]}");
+        assert_int_equal(dx_msg_report_decode(fx, strlen(fx), r, &d), DX_ERANGE);
+        assert_string_equal(d.msg, "field 'items': empty, allowed only when "
+                                   "sync is true");
+        free(fx);
+        free(r);
+    }
+
     assert_int_equal(dx_msg_leader_decode("{\"v\":1", 6, NULL, &d), DX_EINVAL);
     assert_int_equal(dx_msg_leader_decode(NULL, 3, (dx_msg_leader *)(void *)&st, &d),
                      DX_EINVAL);
@@ -1395,20 +1654,8 @@ static void test_diagnostics(void **state)
     assert_string_equal(d.msg, "empty payload");
 }
 
-/* ---- encoders refuse what decoders would refuse ---- */
-#define assert_enc(c, m, err)                                               \
-    do {                                                                    \
-        size_t n_ = 7;                                                      \
-        int rc_ = codecs[c].enc(m, enc_buf, sizeof enc_buf, &n_);           \
-        if (rc_ != (err))                                                   \
-            fail_msg("%s line %d: encode -> %s, expected %s", codecs[c].name, \
-                     __LINE__, dx_strerror(rc_), dx_strerror(err));         \
-        if (rc_ != OK) {                                                    \
-            assert_int_equal(n_, 0);                                        \
-            assert_int_equal(enc_buf[0], '\0');                             \
-        }                                                                   \
-    } while (0)
 
+/* ---- encoders refuse what decoders would refuse ---- */
 static void test_encode_invalid(void **state)
 {
     any_msg *m;
@@ -1438,6 +1685,8 @@ static void test_encode_invalid(void **state)
     m = full(HB); m->hb.load.cpu_pct = 101; assert_enc(HB, m, DX_ERANGE);
     m = full(HB); m->hb.load.mem_largest_kb = 60001; assert_enc(HB, m, DX_ERANGE);
     m = full(HB); m->hb.seq = 0; assert_enc(HB, m, DX_ERANGE);
+    m = full(HB); m->hb.workers = 4097; assert_enc(HB, m, DX_ERANGE);
+    m = full(HB); m->hb.workers = UINT32_MAX; assert_enc(HB, m, DX_ERANGE);
 
     m = full(ELECT); m->elect.type = DX_ELECT_ANSWER; m->elect.to = 0;
     assert_enc(ELECT, m, DX_EFIELD);
@@ -1474,18 +1723,41 @@ static void test_encode_invalid(void **state)
     m = full(RECORD); m->record.state = 7; assert_enc(RECORD, m, DX_ERANGE);
     m = full(RECORD); m->record.spec.kind = 0; assert_enc(RECORD, m, DX_ERANGE);
     m = full(RECORD); m->record.finished_ms = INT64_MIN; assert_enc(RECORD, m, DX_ERANGE);
+    m = full(RECORD); m->record.runs = (uint64_t)DX_INT_MAX + 1; assert_enc(RECORD, m, DX_ERANGE);
 
     m = full(ASSIGN); m->assign.n = DX_ASSIGN_MAX + 1; assert_enc(ASSIGN, m, DX_ERANGE);
     m = full(ASSIGN); m->assign.items[0].op = 0; assert_enc(ASSIGN, m, DX_ERANGE);
     m = full(ASSIGN); m->assign.items[1].op = DX_ASSIGN_RUN; assert_enc(ASSIGN, m, DX_EFIELD);
     m = full(ASSIGN); m->assign.items[1].spec.id[0] = '\0'; assert_enc(ASSIGN, m, DX_ENAME);
-    m = full(ASSIGN); m->assign.n = 3; assert_enc(ASSIGN, m, DX_ERANGE);
+    m = full(ASSIGN); m->assign.n = 4; assert_enc(ASSIGN, m, DX_ERANGE);
+    m = full(ASSIGN); m->assign.items[2].op = DX_ASSIGN_ACK + 1; assert_enc(ASSIGN, m, DX_ERANGE);
     m = full(ASSIGN); m->assign.n = 0; assert_enc(ASSIGN, m, OK);
     assert_string_equal(enc_buf, "{\"v\":1,\"term\":2,\"leader\":3,\"items\":[]}");
 
     m = full(READING); m->reading.value = INFINITY; assert_enc(READING, m, DX_ERANGE);
     m = full(READING); m->reading.seq = 0; assert_enc(READING, m, DX_ERANGE);
     m = full(ACTUATOR); m->act.value = NAN; assert_enc(ACTUATOR, m, DX_ERANGE);
+
+    m = full(REPORT); m->report.node = 0; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); m->report.term = (uint64_t)DX_INT_MAX + 1; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); m->report.sync = false; assert_enc(REPORT, m, DX_EFIELD);
+    m = full(REPORT); m->report.sync = m->report.last = false; assert_enc(REPORT, m, OK);
+    m = full(REPORT); m->report.n = 0; m->report.sync = m->report.last = false;
+    assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); m->report.n = DX_REPORT_MAX + 1; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); m->report.n = 3; assert_enc(REPORT, m, DX_ENAME);
+    m = full(REPORT); m->report.items[1].attempt = 0; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); m->report.items[1].state = 0; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); m->report.items[1].state = DX_REP_RELEASED + 1; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); strcpy(m->report.items[0].id, "submit"); assert_enc(REPORT, m, DX_ENAME);
+    m = full(REPORT); m->report.items[0].started_ms = -1; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); m->report.items[0].runs = (uint64_t)DX_INT_MAX + 1; assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); strcpy(m->report.items[0].result, "a\nb"); assert_enc(REPORT, m, DX_ERANGE);
+    m = full(REPORT); memset(m->report.items[0].result, 'r', DX_TEXT_MAX + 1);
+    assert_enc(REPORT, m, DX_ERANGE);
+
+    m = full(REQUEST); strcpy(m->request.reply_to, "a/#"); assert_enc(REQUEST, m, DX_ENAME);
+    m = full(REQUEST); memset(m->request.corr, 'c', DX_CORR_MAX + 1); assert_enc(REQUEST, m, DX_ERANGE);
 }
 
 /* Zero optional fields are left out; the minimal messages. */
@@ -1507,6 +1779,209 @@ static void test_encode_minimal(void **state)
     /* exactly len + 1 bytes is enough */
     assert_int_equal(dx_msg_reply_encode(&r, enc_buf, 18, &n), OK);
     assert_int_equal(dx_msg_reply_encode(&r, enc_buf, 17, &n), DX_ENOSPACE);
+    /* an empty inventory; a request without a body */
+    {
+        any_msg *m = full(REPORT);
+
+        m->report.last = false;
+        m->report.term = 0;
+        m->report.n = 0;
+        memset(m->report.items, 0, sizeof m->report.items);
+        assert_enc(REPORT, m, OK);
+        assert_string_equal(enc_buf, "{\"v\":1,\"node\":2,\"term\":0,"
+                                     "\"sync\":true,\"items\":[]}");
+        roundtrip(REPORT, m);
+        m = full(REQUEST);
+        memset(&m->request, 0, sizeof m->request);
+        assert_enc(REQUEST, m, OK);
+        assert_string_equal(enc_buf, "{\"v\":1}");
+        roundtrip(REQUEST, m);
+    }
+}
+
+/* ---- reply_target: where to send the error about a broken request ---- */
+#define GARBLED ((char)0xa5)
+
+/* dx_msg_reply_target on an exact-size heap copy of len bytes; checks the
+ * outputs are terminated and empty on DX_ENOTFOUND. */
+static int target_raw(const char *bytes, size_t len, char *reply_to, char *corr)
+{
+    char *copy = malloc(len > 0 ? len : 1);
+    int rc;
+
+    assert_non_null(copy);
+    memcpy(copy, bytes, len);
+    memset(reply_to, GARBLED, DX_TOPIC_MAX + 1);
+    memset(corr, GARBLED, DX_CORR_MAX + 1);
+    rc = dx_msg_reply_target(copy, len, reply_to, corr);
+    free(copy);
+    assert_non_null(memchr(reply_to, '\0', DX_TOPIC_MAX + 1));
+    assert_non_null(memchr(corr, '\0', DX_CORR_MAX + 1));
+    if (rc == OK) {
+        assert_true(dx_topic_is_publishable(reply_to));
+    } else {
+        assert_int_equal(rc, DX_ENOTFOUND);
+        assert_string_equal(reply_to, "");
+        assert_string_equal(corr, "");
+    }
+    return rc;
+}
+
+/* The target of a payload written with ' for ": reply_to and corr as
+ * expected, or DX_ENOTFOUND when want_to is NULL. */
+static void check_target(int line, const char *sq, const char *want_to,
+                         const char *want_corr)
+{
+    char *s = j(sq), to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1];
+    int rc = target_raw(s, strlen(s), to, corr);
+
+    free(s);
+    if (want_to == NULL && rc != DX_ENOTFOUND)
+        fail_msg("line %d: %s -> %s '%s', expected not found", line, sq,
+                 dx_strerror(rc), to);
+    if (want_to != NULL &&
+        (rc != OK || strcmp(to, want_to) != 0 || strcmp(corr, want_corr) != 0))
+        fail_msg("line %d: %s -> %s '%s' '%s', expected '%s' '%s'", line, sq,
+                 dx_strerror(rc), to, corr, want_to, want_corr);
+}
+#define assert_target(sq, to, corr) check_target(__LINE__, sq, to, corr)
+
+static void test_reply_target(void **state)
+{
+    static const char *const bad_corrs[] = {
+        "5", "null", "true", "['c']", "{}", "'a\\nb'", "'\\u0000'", "'c\\u0085'",
+        "'\xff'",
+    };
+    char v[DX_TOPIC_MAX + 64], to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1];
+
+    /* the case it exists for: a request that fails to decode */
+    assert_target("{'v':1,'kind':'bogus','reply_to':'r/x','corr':'c1'}", "r/x", "c1");
+    assert_dec(SPEC, "{'v':1,'kind':'bogus','reply_to':'r/x','corr':'c1'}", DX_ERANGE);
+    assert_target("{'v':2,'reply_to':'r/x','corr':'c1'}", "r/x", "c1");
+    assert_target("{'reply_to':'r/x'}", "r/x", "");
+    assert_target("{'v':1,'cmd':'fail','for_ms':-1,'reply_to':'r/x','corr':'c'}", "r/x", "c");
+    assert_target("{'v':1,'id':'a/b','kind':'noop','mem_kb':1e9,'reply_to':'r/x'}", "r/x", "");
+    assert_target("{'corr':'c1','x':[{'y':null}],'reply_to':'distribux/plant/reply/ops-1'}",
+                  "distribux/plant/reply/ops-1", "c1");
+    /* and on the good ones, the same answer as the decoders */
+    for (int c = 0; c < N_CODECS; c++) {
+        char *fx = j(codecs[c].fixture);
+        int rc = target_raw(fx, strlen(fx), to, corr);
+        if (strstr(fx, "\"reply_to\":\"distribux/plant/reply/cli-1\"") != NULL &&
+            c != ASSIGN) {
+            assert_int_equal(rc, OK);
+            assert_string_equal(to, "distribux/plant/reply/cli-1");
+            assert_true(strcmp(corr, "c-17") == 0 || strcmp(corr, "c-9") == 0);
+        } else {
+            assert_int_equal(rc, DX_ENOTFOUND); /* assign: only in items */
+        }
+        free(fx);
+    }
+    /* reply_to must be a publishable topic of at most 256 bytes */
+    assert_target("{'v':1,'corr':'c1'}", NULL, NULL);
+    assert_target("{}", NULL, NULL);
+    for (size_t k = 0; k < COUNT(bad_topics); k++) {
+        snprintf(v, sizeof v, "{'reply_to':%s,'corr':'c1'}", bad_topics[k]);
+        assert_target(v, NULL, NULL);
+    }
+    assert_target("{'reply_to':5,'corr':'c1'}", NULL, NULL);
+    assert_target("{'reply_to':null,'corr':'c1'}", NULL, NULL);
+    assert_target("{'reply_to':true}", NULL, NULL);
+    assert_target("{'reply_to':['r/x']}", NULL, NULL);
+    assert_target("{'reply_to':{'reply_to':'r/x'}}", NULL, NULL);
+    assert_target("{'x':{'reply_to':'r/x'}}", NULL, NULL);
+    assert_target("{'Reply_to':'r/x'}", NULL, NULL);
+    assert_target("{'reply_to ':'r/x'}", NULL, NULL);
+    strcpy(v, "{'reply_to':'");
+    memset(v + strlen(v), 'a', DX_TOPIC_MAX);
+    strcpy(v + 13 + DX_TOPIC_MAX, "'}");
+    {
+        char *s = j(v);
+        assert_int_equal(target_raw(s, strlen(s), to, corr), OK);
+        assert_int_equal(strlen(to), DX_TOPIC_MAX);
+        free(s);
+    }
+    strcpy(v + 13 + DX_TOPIC_MAX, "a'}");
+    assert_target(v, NULL, NULL);
+    /* a bad corr is dropped, the reply still goes out */
+    for (size_t k = 0; k < COUNT(bad_corrs); k++) {
+        snprintf(v, sizeof v, "{'reply_to':'r/x','corr':%s}", bad_corrs[k]);
+        assert_target(v, "r/x", "");
+    }
+    strcpy(v, "{'reply_to':'r/x','corr':'");
+    memset(v + strlen(v), 'c', DX_CORR_MAX);
+    strcpy(v + 26 + DX_CORR_MAX, "'}");
+    {
+        char want[DX_CORR_MAX + 1];
+        fill(want, DX_CORR_MAX, 'c');
+        assert_target(v, "r/x", want);
+    }
+    strcpy(v + 26 + DX_CORR_MAX, "c'}");
+    assert_target(v, "r/x", "");
+    assert_target("{'reply_to':'r/x','corr':'caf\xc3\xa9 \\u20ac'}", "r/x", "caf\xc3\xa9 \xe2\x82\xac");
+    /* escapes, duplicates (the first wins, as in the decoders) */
+    assert_target("{'reply_to':'r\\/x\\u0041','corr':'\\'q\\''}", "r/xA", "\"q\"");
+    assert_target("{'reply_to':'r/a','reply_to':'r/b'}", "r/a", "");
+    assert_target("{'reply_to':'r/\\u0000x','corr':'c1'}", NULL, NULL);
+    /* corr may be NULL; reply_to may not */
+    assert_int_equal(dx_msg_reply_target("{\"reply_to\":\"r/x\"}", 18, to, NULL), OK);
+    assert_string_equal(to, "r/x");
+    assert_int_equal(dx_msg_reply_target("{\"reply_to\":\"r/x\"}", 18, NULL, corr),
+                     DX_EINVAL);
+}
+
+/* Whatever the bytes: not found, never a crash or a read past len. */
+static void test_reply_target_hostile(void **state)
+{
+    static const char *const not_objects[] = {
+        "", " ", "[{'reply_to':'r/x'}]", "'r/x'", "{'reply_to':'r/x'",
+        "{'reply_to':'r/x',}", "{'reply_to':'r/x'} x", "{'reply_to':'r/x'}{}",
+        "{'reply_to':'r/x'}}", "{reply_to:'r/x'}", "{'reply_to' 'r/x'}",
+        "{'reply_to':'r/x','a':'\\x'}", "{'reply_to':'r/x','a':NaN}",
+        "{'reply_to':'r/x\x01'}", "{'reply_to':'r/x','a':'\n'}", "null",
+        "{'reply_to':'r/x','d':[[[[[[[[1]]]]]]]]}",
+    };
+    static const char broken[] = "{\"v\":1,\"kind\":\"bogus\",\"reply_to\":\"r/x\",\"corr\":\"c1\"}";
+    char to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1];
+    char *big = malloc(DX_PAYLOAD_MAX + 2);
+    uint64_t x = 0x2545f4914f6cdd1du;
+    unsigned char buf[300];
+    size_t n = sizeof broken - 1;
+
+    for (size_t i = 0; i < COUNT(not_objects); i++)
+        assert_target(not_objects[i], NULL, NULL);
+    /* the depth limit is the decoders' own: 8 passes, 9 does not */
+    assert_target("{'reply_to':'r/x','d':[[[[[[[1]]]]]]]}", "r/x", "");
+    /* every proper prefix; len ends the input, not a NUL */
+    for (size_t len = 0; len < n; len++)
+        assert_int_equal(target_raw(broken, len, to, corr), DX_ENOTFOUND);
+    assert_int_equal(target_raw(broken, n, to, corr), OK);
+    assert_int_equal(target_raw("{\"reply_to\":\"r/x\"}garbage", 18, to, corr), OK);
+    assert_int_equal(target_raw("{\"reply_to\":\"r/x\"}\0", 19, to, corr), DX_ENOTFOUND);
+    assert_int_equal(target_raw("{\"reply_to\":\"r/\0x\"}", 19, to, corr), DX_ENOTFOUND);
+    assert_int_equal(dx_msg_reply_target(NULL, 0, to, corr), DX_ENOTFOUND);
+    assert_int_equal(dx_msg_reply_target(NULL, 5, to, corr), DX_ENOTFOUND);
+    /* the size limit: padded to 65536 bytes it is found, one more is not */
+    memset(big, ' ', DX_PAYLOAD_MAX + 1);
+    memcpy(big, broken, n);
+    assert_int_equal(target_raw(big, DX_PAYLOAD_MAX, to, corr), OK);
+    assert_int_equal(target_raw(big, DX_PAYLOAD_MAX + 1, to, corr), DX_ENOTFOUND);
+    /* 10,000 levels deep */
+    for (size_t i = 0; i < 10000; i++)
+        memcpy(big + 5 * i, "{\"a\":", 5);
+    assert_int_equal(target_raw(big, 50000, to, corr), DX_ENOTFOUND);
+    free(big);
+    /* random bytes */
+    for (int round = 0; round < 3000; round++) {
+        size_t len = 1 + (size_t)(x % sizeof buf);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[i] = (unsigned char)(x >> 24);
+        }
+        if (round % 2 == 0)
+            buf[0] = '{'; /* an object that opens, then noise */
+        assert_int_equal(target_raw((char *)buf, len, to, corr), DX_ENOTFOUND);
+    }
 }
 
 /* ---- names and ids ---- */
@@ -1537,6 +2012,33 @@ static void test_enum_names(void **state)
     assert_int_equal(dx_task_state_parse("running", &ts), OK);
     assert_int_equal(ts, DX_TS_RUNNING);
     assert_int_equal(dx_task_state_parse("runnin", &ts), DX_EINVAL);
+    assert_string_equal(dx_report_state_name(DX_REP_QUEUED), "queued");
+    assert_string_equal(dx_report_state_name(DX_REP_RUNNING), "running");
+    assert_string_equal(dx_report_state_name(DX_REP_RELEASED), "released");
+    assert_null(dx_report_state_name(0));
+    assert_null(dx_report_state_name(DX_REP_RELEASED + 1));
+    assert_null(dx_report_state_name((dx_report_state)-1));
+    assert_string_equal(dx_view_state_name(DX_VIEW_ONLINE), "online");
+    assert_string_equal(dx_view_state_name(DX_VIEW_FAILED), "failed");
+    assert_string_equal(dx_view_state_name(DX_VIEW_OFFLINE), "offline");
+    assert_null(dx_view_state_name(0));
+    assert_null(dx_view_state_name(4));
+    assert_string_equal(dx_view_why_name(DX_VIEW_WHY_NONE), "");
+    assert_string_equal(dx_view_why_name(DX_VIEW_WHY_WILL), "will");
+    assert_string_equal(dx_view_why_name(DX_VIEW_WHY_TIMEOUT), "timeout");
+    assert_string_equal(dx_view_why_name(DX_VIEW_WHY_SHUTDOWN), "shutdown");
+    assert_null(dx_view_why_name(4));
+    assert_null(dx_view_why_name((dx_view_why)-1));
+    /* each name is the one the decoder takes */
+    for (int k = DX_REP_QUEUED; k <= DX_REP_RELEASED; k++) {
+        char v[128];
+        dx_msg_report r;
+
+        snprintf(v, sizeof v, "{'v':1,'node':1,'term':1,'items':[{'id':'a',"
+                 "'attempt':1,'state':'%s'}]}", dx_report_state_name((dx_report_state)k));
+        assert_int_equal(dec_sq(REPORT, v, &r), OK);
+        assert_int_equal(r.items[0].state, k);
+    }
     for (int k = DX_TASK_NOOP; k <= DX_TASK_ACTUATOR_SET; k++) {
         assert_int_equal(dx_task_kind_parse(dx_task_kind_name((dx_task_kind)k), &kind), OK);
         assert_int_equal(kind, k);
@@ -1572,6 +2074,8 @@ int main(void)
         cmocka_unit_test(test_roundtrip_extremes),
         cmocka_unit_test(test_roundtrip_max_assign),
         cmocka_unit_test(test_roundtrip_max_members),
+        cmocka_unit_test(test_roundtrip_max_report),
+        cmocka_unit_test(test_heartbeat_compat),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_not_an_object),
         cmocka_unit_test(test_truncated),
@@ -1587,10 +2091,13 @@ int main(void)
         cmocka_unit_test(test_doubles),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_cross_field),
+        cmocka_unit_test(test_bool_fields),
         cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_diagnostics),
         cmocka_unit_test(test_encode_invalid),
         cmocka_unit_test(test_encode_minimal),
+        cmocka_unit_test(test_reply_target),
+        cmocka_unit_test(test_reply_target_hostile),
         cmocka_unit_test(test_enum_names),
         cmocka_unit_test(test_task_id),
     };
