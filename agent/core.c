@@ -340,8 +340,19 @@ static void reply(dx_core *c, const char *reply_to, const char *corr, bool ok,
 {
     dx_msg_reply r;
     dx_action *a;
+    const dx_topics *t = &c->cfg.topics;
     if (reply_to[0] == '\0')
         return;
+    /* Inside our own tree, only {root}/reply/...: a request must not make
+     * an agent publish on the topics the cluster runs on. */
+    if (strncmp(reply_to, t->root, t->root_len) == 0 &&
+        reply_to[t->root_len] == '/' &&
+        strncmp(reply_to + t->root_len + 1, "reply/", 6) != 0) {
+        dx_outbox_log(&c->out, DX_LOG_WARN, "refusing to reply on %s: "
+                      "replies inside %s go to %s/reply/...", reply_to,
+                      t->root, t->root);
+        return;
+    }
     memset(&r, 0, sizeof r);
     snprintf(r.corr, sizeof r.corr, "%s", corr);
     r.ok = ok;
@@ -935,6 +946,17 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
     }
     if (rc < 0)
         reject(c, topic, tlen, rc, &d);
+    /* A request that could not be read still gets an answer when it says
+     * where to send one. */
+    if (rc < 0 && (ref.kind == DX_T_NODE_CMD || ref.kind == DX_T_TASK_CANCEL ||
+                   ref.kind == DX_T_IO_ACT_SET)) {
+        char reply_to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1], why[256];
+        if (dx_msg_reply_target(payload, plen, reply_to, corr) == 0) {
+            snprintf(why, sizeof why, "invalid request: %s%s%.160s",
+                     dx_strerror(rc), d.msg[0] ? ": " : "", d.msg);
+            reply(c, reply_to, corr, false, why, NULL);
+        }
+    }
 }
 
 void dx_core_tick(dx_core *c, int64_t now, int64_t wall)

@@ -173,7 +173,9 @@ static void test_retained_survives_broker_crash(void **state)
     assert_int_equal(m->payload_len, 5);
     assert_true(m->t_ns > 0);
 
-    /* Crash the broker: no clean save, only what autosave wrote. */
+    /* Crash the broker: no clean save, only what autosave wrote.  dev.conf
+     * saves every second, so give it one save first. */
+    dxh_sleep_ms(1500);
     assert_int_equal(dxh_broker_kill(h), 0);
     assert_false(dxh_broker_is_running(h));
     assert_int_equal(dxh_wait_until(obs_disconnected, a, 3000, 10), 0);
