@@ -554,7 +554,7 @@ static void subscribe_leader_topics(dx_core *c, bool on)
         dx_action *a = dx_outbox_add(
             &c->out, on ? DX_ACT_SUBSCRIBE : DX_ACT_UNSUBSCRIBE, 0);
         if (a != NULL)
-            snprintf(a->topic, sizeof a->topic, "%s", subs[i]);
+            memcpy(a->topic, subs[i], sizeof a->topic);
     }
 }
 

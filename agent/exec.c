@@ -123,7 +123,7 @@ static void report(dx_exec *x, const char *id, uint32_t attempt,
 
     if (final && x->n_unacked < DX_EXEC_MAX) {
         dx_unacked *u = &x->unacked[x->n_unacked++];
-        snprintf(u->id, sizeof u->id, "%s", id);
+        dx_text_copy(u->id, sizeof u->id, id);
         u->attempt = attempt;
         u->state = state;
         u->started_ms = started;
@@ -137,7 +137,7 @@ static void report(dx_exec *x, const char *id, uint32_t attempt,
     }
     it = &x->pend[(x->pend_head + x->pend_n++) % DX_EXEC_PEND];
     memset(it, 0, sizeof *it);
-    snprintf(it->id, sizeof it->id, "%s", id);
+    dx_text_copy(it->id, sizeof it->id, id);
     it->attempt = attempt;
     it->state = state;
     it->started_ms = started;
@@ -223,7 +223,7 @@ void dx_exec_assign(dx_exec *x, const dx_assign_item *it, int64_t now,
         s = x->n_free > 0 ? x->free_list[--x->n_free] : (int)x->high++;
         sl = &x->slots[s];
         memset(sl, 0, sizeof *sl);
-        snprintf(sl->id, sizeof sl->id, "%s", it->spec.id);
+        dx_text_copy(sl->id, sizeof sl->id, it->spec.id);
         sl->attempt = it->attempt;
         sl->kind = it->spec.kind;
         sl->ms = it->spec.ms;
@@ -419,7 +419,7 @@ void dx_exec_tick(dx_exec *x, int64_t now, int64_t wall)
         dx_report_item *it =
             &x->pend[(x->pend_head + x->pend_n++) % DX_EXEC_PEND];
         memset(it, 0, sizeof *it);
-        snprintf(it->id, sizeof it->id, "%s", u->id);
+        dx_text_copy(it->id, sizeof it->id, u->id);
         it->attempt = u->attempt;
         it->state = u->state;
         it->started_ms = u->started_ms;
@@ -465,7 +465,7 @@ static void flush_sync(dx_exec *x, dx_msg_report *r, int *cursor)
             continue;
         it = &r->items[r->n++];
         memset(it, 0, sizeof *it);
-        snprintf(it->id, sizeof it->id, "%s", sl->id);
+        dx_text_copy(it->id, sizeof it->id, sl->id);
         it->attempt = sl->attempt;
         it->state = sl->st == DX_SLOT_QUEUED ? DX_REP_QUEUED : DX_REP_RUNNING;
         it->started_ms = sl->started_wall;

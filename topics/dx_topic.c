@@ -275,6 +275,6 @@ void dx_text_copy(char *dst, size_t cap, const char *src)
         while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
             n--;
     }
-    memcpy(dst, src, n);
+    memmove(dst, src, n);       /* src may live next to dst */
     dst[n] = '\0';
 }
