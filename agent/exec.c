@@ -123,6 +123,8 @@ static void report(dx_exec *x, const char *id, uint32_t attempt,
 
     if (final && x->n_unacked < DX_EXEC_MAX) {
         dx_unacked *u = &x->unacked[x->n_unacked++];
+        if (x->n_unacked == 1)
+            x->resend_at = x->now + DX_EXEC_RESEND_MS;
         dx_text_copy(u->id, sizeof u->id, id);
         u->attempt = attempt;
         u->state = state;
@@ -182,10 +184,14 @@ static void finish(dx_exec *x, int s, int rc, const char *text, int64_t now,
         else
             snprintf(buf, sizeof buf, "%s", text);
         report_slot(x, sl, DX_REP_RUNNING, wall, buf);
-        /* due_ms holds this run's start: keep the rhythm, or run again at
-         * once when late. */
-        sl->due_ms = sl->due_ms + sl->every_ms > now ? sl->due_ms + sl->every_ms
-                                                     : now;
+        /* Keep the rhythm from this run's start (due_ms, or for a sleep
+         * the end of its sleep minus its length), or run at once when late. */
+        {
+            int64_t start = sl->kind == DX_TASK_SLEEP ? sl->due_ms - sl->ms
+                                                      : sl->due_ms;
+            sl->due_ms = start + sl->every_ms > now ? start + sl->every_ms
+                                                    : now;
+        }
         set_state(x, sl, DX_SLOT_PERIOD);
         return;
     }
@@ -196,6 +202,7 @@ static void finish(dx_exec *x, int s, int rc, const char *text, int64_t now,
 void dx_exec_assign(dx_exec *x, const dx_assign_item *it, int64_t now,
                     int64_t wall, dx_job_req *jobs, size_t cap, size_t *njobs)
 {
+    x->now = now;
     int s = find(x, it->spec.id);
     dx_slot *sl = s >= 0 ? &x->slots[s] : NULL;
 
@@ -359,6 +366,7 @@ static void enqueue(dx_exec *x, int s)
 void dx_exec_pump(dx_exec *x, int64_t now, int64_t wall, dx_job_req *jobs,
                   size_t cap, size_t *njobs)
 {
+    x->now = now;
     size_t qcap = sizeof x->q / sizeof x->q[0], n = x->q_n;
 
     /* One pass in arrival order: start what can start, keep the rest in
@@ -381,6 +389,7 @@ void dx_exec_pump(dx_exec *x, int64_t now, int64_t wall, dx_job_req *jobs,
 void dx_exec_job_done(dx_exec *x, uint32_t slot, int rc, const char *text,
                       int64_t now, int64_t wall)
 {
+    x->now = now;
     if (slot >= DX_EXEC_MAX || x->slots[slot].st != DX_SLOT_RUNNING ||
         !x->slots[slot].on_worker)
         return;                 /* a stale completion */
@@ -389,6 +398,7 @@ void dx_exec_job_done(dx_exec *x, uint32_t slot, int rc, const char *text,
 
 void dx_exec_tick(dx_exec *x, int64_t now, int64_t wall)
 {
+    x->now = now;
     char buf[DX_EXEC_RESULT_MAX];
 
     if (x->n_timed > 0 && now >= x->next_due) {
@@ -441,6 +451,7 @@ int64_t dx_exec_next_deadline(const dx_exec *x)
 void dx_exec_on_leader(dx_exec *x)
 {
     x->need_sync = true;
+    x->sync_cursor = 0;        /* a new inventory, from the start */
     x->resend_at = 0;       /* unacked reports go out at the next tick */
 }
 
@@ -454,24 +465,38 @@ bool dx_exec_has_report(const dx_exec *x)
     return x->need_sync || x->pend_n > 0;
 }
 
-/* One inventory message: every slot a leader should know about. */
+/* One inventory message: every task this node holds, then the finals the
+ * leader has not acknowledged, so the inventory marked "last" is whole. */
 static void flush_sync(dx_exec *x, dx_msg_report *r, int *cursor)
 {
+    int total = (int)x->high + (int)x->n_unacked;
     r->sync = true;
-    for (; *cursor < (int)x->high && r->n < DX_REPORT_MAX; (*cursor)++) {
-        const dx_slot *sl = &x->slots[*cursor];
-        dx_report_item *it;
-        if (sl->st == DX_SLOT_FREE)
-            continue;
-        it = &r->items[r->n++];
+    for (; *cursor < total && r->n < DX_REPORT_MAX; (*cursor)++) {
+        dx_report_item *it = &r->items[r->n];
         memset(it, 0, sizeof *it);
-        dx_text_copy(it->id, sizeof it->id, sl->id);
-        it->attempt = sl->attempt;
-        it->state = sl->st == DX_SLOT_QUEUED ? DX_REP_QUEUED : DX_REP_RUNNING;
-        it->started_ms = sl->started_wall;
-        it->runs = sl->runs;
+        if (*cursor < (int)x->high) {
+            const dx_slot *sl = &x->slots[*cursor];
+            if (sl->st == DX_SLOT_FREE)
+                continue;
+            dx_text_copy(it->id, sizeof it->id, sl->id);
+            it->attempt = sl->attempt;
+            it->state = sl->st == DX_SLOT_QUEUED ? DX_REP_QUEUED
+                                                 : DX_REP_RUNNING;
+            it->started_ms = sl->started_wall;
+            it->runs = sl->runs;
+        } else {
+            const dx_unacked *u = &x->unacked[*cursor - (int)x->high];
+            dx_text_copy(it->id, sizeof it->id, u->id);
+            it->attempt = u->attempt;
+            it->state = u->state;
+            it->started_ms = u->started_ms;
+            it->finished_ms = u->finished_ms;
+            it->runs = u->runs;
+            dx_text_copy(it->result, sizeof it->result, u->result);
+        }
+        r->n++;
     }
-    if (*cursor >= (int)x->high) {
+    if (*cursor >= total) {
         r->last = true;
         x->need_sync = false;
         *cursor = 0;

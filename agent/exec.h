@@ -101,7 +101,8 @@ typedef struct dx_exec {
     dx_unacked unacked[DX_EXEC_MAX];
     int64_t resend_at;
     bool need_sync;            /* send the inventory before anything */
-    int sync_cursor;           /* inventory: next slot to list */
+    int sync_cursor;           /* inventory: next slot, then unacked, to list */
+    int64_t now;               /* the latest time given to any call */
     int64_t next_due;          /* earliest sleep end or periodic run */
     uint32_t n_timed;          /* slots sleeping or between runs */
     /* queued slots in arrival order; an entry is valid while the slot

@@ -194,10 +194,12 @@ static bool place(dx_tasks *ts, uint32_t k, dx_sched_node *nodes, size_t n,
     spec_of(t, &s);
     t->term = term;
     if (dx_sched_place(nodes, n, &s, &node) != 0) {
+        bool changed = t->state != DX_TS_QUEUED || t->node != 0;
         t->state = DX_TS_QUEUED;
         t->node = 0;
         wait_for_room(ts, k);
-        dirty(ts, k, now);
+        if (changed)
+            dirty(ts, k, now);   /* a waiting task is written once */
         return false;
     }
     for (size_t i = 0; i < n; i++)
@@ -233,6 +235,7 @@ int dx_tasks_submit(dx_tasks *ts, const dx_task_spec *spec,
     dx_task *t;
     int k, rc;
 
+    ts->last_wall = wall;
     if (spec->id[0] != '\0' && find(ts, spec->id) >= 0) {
         snprintf(id_out, idcap, "%s", spec->id);   /* idempotent */
         return 0;
@@ -270,6 +273,7 @@ int dx_tasks_cancel(dx_tasks *ts, const char *id, int64_t now, int64_t wall)
 {
     int k = find(ts, id);
     dx_task *t;
+    ts->last_wall = wall;
     if (k < 0)
         return DX_ENOTFOUND;
     t = &ts->t[k];
@@ -291,7 +295,7 @@ static void replace(dx_tasks *ts, uint32_t k, dx_sched_node *nodes, size_t n,
     dx_task *t = &ts->t[k];
     uint16_t from = t->node;
     if (t->cancel) {
-        finish(ts, k, DX_TS_CANCELLED, "cancelled", now, 0);
+        finish(ts, k, DX_TS_CANCELLED, "cancelled", now, ts->last_wall);
         return;
     }
     if (place(ts, k, nodes, n, term, now))
@@ -306,6 +310,7 @@ void dx_tasks_on_report(dx_tasks *ts, const dx_msg_report *r,
                         dx_sched_node *nodes, size_t n, uint64_t term,
                         int64_t now, int64_t wall)
 {
+    ts->last_wall = wall;
     for (size_t i = 0; i < r->n; i++) {
         const dx_report_item *it = &r->items[i];
         bool is_final = it->state == DX_REP_DONE ||
@@ -435,14 +440,19 @@ void dx_tasks_on_leader(dx_tasks *ts, dx_sched_node *nodes, size_t n,
 }
 
 /* Work stealing: move queued tasks from the most to the least loaded. */
-static void steal(dx_tasks *ts, dx_sched_node *nodes, size_t n,
+static void steal(dx_tasks *ts, const dx_sched_node *live, size_t n,
                   uint64_t term, int64_t now)
 {
     dx_sched_move mv;
     uint32_t moved = 0;
     dx_sched_node *to = NULL;
+    dx_sched_node nodes[DX_MAX_NODES];
 
-    /* The leader's own view of each queue: assigned, not yet running. */
+    /* On a copy: the leader's own view of each queue (assigned, not yet
+     * running) replaces the heartbeat's for this decision only. */
+    if (n > DX_MAX_NODES)
+        n = DX_MAX_NODES;
+    memcpy(nodes, live, n * sizeof nodes[0]);
     for (size_t i = 0; i < n; i++) {
         nodes[i].queued = 0;
         nodes[i].placed = 0;
@@ -469,8 +479,11 @@ static void steal(dx_tasks *ts, dx_sched_node *nodes, size_t n,
             t->node != mv.from || t->releasing || t->cancel)
             continue;
         spec_of(t, &s);
-        if (to != NULL && !dx_sched_is_eligible(to, &s))
-            continue;     /* pinned, or a device the receiver lacks */
+        if (to != NULL && (!dx_sched_is_eligible(to, &s) ||
+                           !dx_sched_has_room(to, &s)))
+            continue;     /* pinned, a device it lacks, or no room there */
+        if (to != NULL)
+            dx_sched_note_placed(to, &s);
         t->releasing = true;
         item(ts, t->node, DX_ASSIGN_RELEASE, t->id, t->attempt);
         moved++;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "dx_msg.h"
+#include "membership.h"
 #include "sched.h"
 
 #define DX_TASKS_MAX 65536
@@ -95,6 +96,7 @@ typedef struct dx_tasks {
     uint32_t wait[DX_TASKS_MAX];       /* queued, fitting nowhere yet */
     uint32_t sweep;                    /* expiry cursor */
     int64_t steal_at;
+    int64_t last_wall;                 /* the latest wall time given */
     int64_t wait_at;
     /* what happened, for the event log: taken by the core */
     size_t n_notes;

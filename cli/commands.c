@@ -1,5 +1,6 @@
 /*
- * commands.c - status, leader, events, fail, hang, recover.
+ * commands.c - status, leader, events, fail, hang, recover, drain,
+ * undrain (the task commands are in tasks.c).
  *
  * status reads four documented topics: every node's retained state (birth
  * or will), the heartbeats (load, and their age as this CLI sees them),
@@ -384,13 +385,14 @@ static int cmd_events(cli *c, const cli_opts *o, int argc, char **argv)
     return 0;
 }
 
-/* ---- fail, hang, recover ---- */
+/* ---- fail, hang, recover, drain, undrain ---- */
 
 static int cmd_node(cli *c, const cli_opts *o, dx_cmd_type cmd, int argc,
                     char **argv)
 {
     long id, secs = 0;
     const char *name = dx_cmd_name(cmd);
+    bool timed = cmd == DX_CMD_FAIL || cmd == DX_CMD_HANG;
     int rc;
 
     if (argc < 2 || cli_parse_long(argv[1], 1, 65535, &id) != 0) {
@@ -398,14 +400,13 @@ static int cmd_node(cli *c, const cli_opts *o, dx_cmd_type cmd, int argc,
         return 2;
     }
     for (int i = 2; i < argc; i++) {
-        if (cmd != DX_CMD_RECOVER && strcmp(argv[i], "--for") == 0 &&
+        if (timed && strcmp(argv[i], "--for") == 0 &&
             i + 1 < argc && cli_parse_long(argv[i + 1], 1, 86400, &secs) == 0) {
             i++;
             continue;
         }
         fprintf(stderr, "distribux %s: unexpected '%s' (usage: %s N%s)\n",
-                name, argv[i], name, cmd != DX_CMD_RECOVER
-                ? " [--for SECONDS 1..86400]" : "");
+                name, argv[i], name, timed ? " [--for SECONDS 1..86400]" : "");
         return 2;
     }
     rc = cli_node_command(c, (uint16_t)id, cmd, (uint32_t)secs * 1000u);
@@ -414,6 +415,11 @@ static int cmd_node(cli *c, const cli_opts *o, dx_cmd_type cmd, int argc,
             printf("{\"node\":%ld,\"cmd\":\"%s\",\"ok\":true}\n", id, name);
         else if (cmd == DX_CMD_RECOVER)
             printf("Node %ld is recovering\n", id);
+        else if (cmd == DX_CMD_DRAIN)
+            printf("Node %ld is draining: no new tasks, its queued tasks move "
+                   "away\n", id);
+        else if (cmd == DX_CMD_UNDRAIN)
+            printf("Node %ld takes tasks again\n", id);
         else if (secs > 0)
             printf("Node %ld: %s for %ld s\n", id, name, secs);
         else
@@ -423,20 +429,28 @@ static int cmd_node(cli *c, const cli_opts *o, dx_cmd_type cmd, int argc,
     return rc;
 }
 
-int cli_run_command(const cli_opts *o, int argc, char **argv)
+int cli_run_command(const cli_opts *opts, int argc, char **argv)
 {
     static const struct {
         const char *name;
         dx_cmd_type cmd;
     } node_cmds[] = {{"fail", DX_CMD_FAIL}, {"hang", DX_CMD_HANG},
-                     {"recover", DX_CMD_RECOVER}};
+                     {"recover", DX_CMD_RECOVER}, {"drain", DX_CMD_DRAIN},
+                     {"undrain", DX_CMD_UNDRAIN}};
+    const size_t n_node_cmds = sizeof node_cmds / sizeof node_cmds[0];
     const char *name = argv[0];
+    cli_opts oo = *opts;
+    const cli_opts *o = &oo;
     cli *c;
-    int rc = -1;
+    int rc = cli_task_command(opts, argc, argv);
     bool known = strcmp(name, "status") == 0 || strcmp(name, "leader") == 0 ||
                  strcmp(name, "events") == 0;
 
-    for (size_t i = 0; i < 3; i++)
+    if (rc >= 0)
+        return rc;
+    if (oo.timeout_ms <= 0)
+        oo.timeout_ms = 3000;
+    for (size_t i = 0; i < n_node_cmds; i++)
         known = known || strcmp(name, node_cmds[i].name) == 0;
     if (!known) {
         fprintf(stderr, "distribux: unknown command '%s' (see --help)\n",
@@ -456,7 +470,7 @@ int cli_run_command(const cli_opts *o, int argc, char **argv)
         rc = cmd_leader(c, o);
     else if (strcmp(name, "events") == 0)
         rc = cmd_events(c, o, argc, argv);
-    for (size_t i = 0; i < 3 && rc < 0; i++)
+    for (size_t i = 0; i < n_node_cmds && rc < 0; i++)
         if (strcmp(name, node_cmds[i].name) == 0)
             rc = cmd_node(c, o, node_cmds[i].cmd, argc, argv);
     cli_close(&c);

@@ -9,6 +9,11 @@
 /* Runs argv[0] with its arguments; returns the process exit code. */
 int cli_run_command(const cli_opts *o, int argc, char **argv);
 
+/* The task commands (tasks.c): submit, tasks, task, cancel.  Parses,
+ * connects and runs argv[0]; returns the exit code, or -1 when argv[0] is
+ * none of them.  o->timeout_ms 0 means the command's default. */
+int cli_task_command(const cli_opts *o, int argc, char **argv);
+
 /* Parses a whole decimal number in [min, max]; 0 or -1. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

@@ -23,13 +23,24 @@ static void usage(FILE *out)
         "  events [--count N]     follow the cluster's event stream\n"
         "  fail N [--for S]       node N drops its connection (the broker fires its will)\n"
         "  hang N [--for S]       node N stops heartbeats and processing, keeps its socket\n"
-        "  recover N              end a fail or hang of node N\n\n"
+        "  recover N              end a fail or hang of node N\n"
+        "  drain N, undrain N     node N takes no new tasks and its queued ones move away; undo\n"
+        "  submit [--kind K] [--ms MS] [--mem KB] [--node N] [--every MS] [--device D]\n"
+        "         [--value X] [--id ID] [--count N] [--wait] [key=value ...]\n"
+        "                         submit a task (kind noop|compute|sleep|sensor.read|\n"
+        "                         actuator.set, default noop; keys kind ms mem_kb node\n"
+        "                         every_ms device value id); --count N: N tasks ID-1..ID-N;\n"
+        "                         --wait: until every task is done (exit 1 if one failed)\n"
+        "  tasks                  every task record: id, state, node, attempt, kind, result\n"
+        "  task ID                one task's record\n"
+        "  cancel ID              cancel a task (also stops a periodic one)\n\n"
         "Options:\n"
         "  --broker URI           broker (default $DX_BROKER or tcp://127.0.0.1:1883)\n"
         "  --cluster NAME         cluster (default $DX_CLUSTER or plant)\n"
         "  --root TOPIC           topic root (default distribux/CLUSTER)\n"
         "  --json                 machine-readable output\n"
-        "  --timeout-ms N         how long to wait for answers (default 3000)\n"
+        "  --timeout-ms N         how long to wait for answers (default 3000;\n"
+        "                         submit --wait: 60000)\n"
         "  --user NAME            broker user name\n"
         "  --password-file FILE   broker password (or $DX_PASSWORD)\n"
         "  --cafile FILE          CA certificate: use TLS and verify the broker\n"
@@ -47,7 +58,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.broker = (env = getenv("DX_BROKER")) ? env : "tcp://127.0.0.1:1883";
     o.cluster = (env = getenv("DX_CLUSTER")) ? env : NULL;
-    o.timeout_ms = 3000;
+    o.timeout_ms = 0;   /* the command's default: cli_run_command */
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

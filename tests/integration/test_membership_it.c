@@ -163,6 +163,42 @@ IT_FN char *it_slurp(const char *path, long from)
     return buf;
 }
 
+IT_FN long it_file_size(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long size = 0;
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (f != NULL)
+        fclose(f);
+    return size;
+}
+
+typedef struct it_file_has {
+    const char *path;
+    long from;
+    const char *needle;
+} it_file_has;
+
+static bool it_cond_file_has(void *ctx)
+{
+    const it_file_has *f = ctx;
+    char *text = it_slurp(f->path, f->from);
+    bool found = strstr(text, f->needle) != NULL;
+    free(text);
+    return found;
+}
+
+/* Waits until the file at path has needle after byte `from`. */
+IT_FN void it_expect_in_file(const char *path, long from, const char *needle,
+                             int timeout_ms)
+{
+    it_file_has f = {path, from, needle};
+    if (dxh_wait_until(it_cond_file_has, &f, timeout_ms, 20) != 0)
+        fail_msg("'%s' did not appear in %s within %d ms", needle, path,
+                 timeout_ms);
+}
+
 /* ---- scanning what the observer recorded ------------------------------ */
 
 /* Calls pred on every message recorded from `from` on, without waiting;
@@ -509,20 +545,22 @@ IT_FN void it_assert_terms(it *t, uint64_t from, it_terms *out)
 
 /* ---- clusters and the CLI --------------------------------------------- */
 
-/* Starts agents 1..n and waits until node n leads and its view shows every
- * node online; returns the leader's term. */
+/* Starts agents 1..n (n <= 9) and waits until node n leads, its view shows
+ * every node online and every node's heartbeat follows it in one term,
+ * which it returns.  (A node publishes in order, so by then every claim a
+ * node made during the start-up election has been observed.) */
 IT_FN uint64_t it_cluster(it *t, int n)
 {
-    char spec[64] = "";
+    char spec[64] = "", ids[10] = "";
     size_t w = 0;
-    uint64_t term = 0;
     for (int id = 1; id <= n; id++) {
         (void)it_agent(t, id, NULL);
         w += (size_t)snprintf(spec + w, sizeof spec - w, "%d=online ", id);
+        ids[id - 1] = (char)('0' + id);
     }
     (void)it_expect_view(t, 0, n, spec, IT_WAIT_MS);
-    (void)it_expect_leader(t, 0, n, 1, &term, IT_WAIT_MS);
-    return term;
+    (void)it_expect_leader(t, 0, n, 1, NULL, IT_WAIT_MS);
+    return it_expect_follow(t, 0, ids, n, 1, IT_WAIT_MS);
 }
 
 /* Runs the CLI with --broker and --cluster of t, then the arguments up to
@@ -545,13 +583,7 @@ IT_FN int it_cli(it *t, char **out, char **err, const char *arg, ...)
 
     char log[512];
     assert_int_equal(dxh_path(t->h, log, sizeof log, "run.log"), 0);
-    long before = 0;
-    FILE *f = fopen(log, "r");
-    if (f != NULL) {
-        fseek(f, 0, SEEK_END);
-        before = ftell(f);
-        fclose(f);
-    }
+    long before = it_file_size(log);
     char *o = NULL;
     int code = -1;
     int rc = dxh_run(t->h, argv, IT_CLI_MS, &o, NULL, &code);
