@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,50 @@ static void set_attempt(dx_link *l, int done, bool connected, int code,
     pthread_mutex_unlock(&l->mu);
 }
 
+/* The TCP port of the peer of socket fd, or -1. */
+static int peer_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+        type != SOCK_STREAM ||
+        getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+/*
+ * Paho never sets TCP_NODELAY, so Nagle's algorithm holds a small publish
+ * (an event, a coordinator message) until the broker's delayed ACK, about
+ * 40 ms later: most of a failover.  Paho does not expose its socket, so
+ * find this process's TCP sockets to the broker's port and set it there
+ * (setting it twice is harmless).
+ */
+static void set_nodelay(int port)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int one = 1;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || fd < 0 || fd == dirfd(d))
+            continue;
+        if (peer_port((int)fd) == port)
+            (void)setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                             sizeof one);
+    }
+    closedir(d);
+}
+
 static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
 {
     handle *h = ctx;
@@ -91,6 +136,7 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
     (void)resp;
     if (h != l->cur)
         return;
+    set_nodelay(l->port);
     set_attempt(l, 1, true, 0, NULL);
     if (l->cb.on_status)
         l->cb.on_status(l->cb.ctx, DX_LINK_CONNECTED, 0, "");
@@ -469,24 +515,6 @@ int dx_link_disconnect(dx_link *l, int timeout_ms)
     l->connected = false;
     pthread_mutex_unlock(&l->mu);
     return 0;
-}
-
-/* The TCP port of the peer of socket fd, or -1. */
-static int peer_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    int type = 0;
-    socklen_t tl = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
-        type != SOCK_STREAM ||
-        getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -1;
 }
 
 int dx_link_abort(dx_link *l)

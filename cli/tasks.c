@@ -61,6 +61,15 @@ static void print_json(cJSON *j)
     cJSON_Delete(j);
 }
 
+/* Prints the array, or its first item alone when `first`. */
+static void print_json_list(cJSON *arr, bool first)
+{
+    cJSON *one = first ? cJSON_DetachItemFromArray(arr, 0) : NULL;
+    if (first)
+        cJSON_Delete(arr);
+    print_json(first ? one : arr);
+}
+
 static bool is_final(dx_task_state s)
 {
     return s == DX_TS_DONE || s == DX_TS_FAILED || s == DX_TS_CANCELLED;
@@ -265,8 +274,7 @@ static void set_text(job *j, const char *s)
 
 static bool settled(const batch *b, const job *j)
 {
-    return (j->answered && !j->ok) ||
-           (j->answered && (!b->wait || j->final));
+    return j->answered && (!j->ok || !b->wait || j->final);
 }
 
 /* The job of a task id, or NULL. */
@@ -276,7 +284,7 @@ static job *job_of_id(const batch *b, const char *id)
     long k;
     if (b->exact)
         return strcmp(id, b->base) == 0 ? &b->j[0] : NULL;
-    if (strncmp(id, b->base, bl) != 0 || id[bl] != '-' ||
+    if (strncmp(id, b->base, bl) != 0 || id[bl] != '-' || id[bl + 1] == '0' ||
         cli_parse_long(id + bl + 1, 1, (long)b->n, &k) != 0)
         return NULL;
     return &b->j[k - 1];
@@ -380,11 +388,14 @@ static void send_jobs(cli *c, const batch *b, job **due, size_t n)
     bool started[SENDERS] = {false};
     for (size_t k = 0; k < SENDERS && k < n; k++) {
         s[k] = (sender){c, b, due, n, k};
-        started[k] = pthread_create(&th[k], NULL, send_stripe, &s[k]) == 0;
-        if (!started[k])
-            send_stripe(&s[k]);
+        /* Stripe 0 runs here, and any stripe no thread could take. */
+        if (k > 0)
+            started[k] = pthread_create(&th[k], NULL, send_stripe, &s[k]) == 0;
     }
     for (size_t k = 0; k < SENDERS && k < n; k++)
+        if (!started[k])
+            send_stripe(&s[k]);
+    for (size_t k = 1; k < SENDERS && k < n; k++)
         if (started[k])
             pthread_join(th[k], NULL);
     for (size_t i = 0; i < n; i++) {
@@ -463,9 +474,12 @@ static int subscribe_records(cli *c, const batch *b)
 
 static void report_unsettled(const batch *b, int timeout_ms)
 {
+    size_t shown = 0;
     for (size_t i = 0; i < b->n; i++) {
         const job *j = &b->j[i];
         char nb[16];
+        if (settled(b, j) || shown++ >= 10) /* ten are enough to see why */
+            continue;
         if (!j->answered)
             fprintf(stderr, "distribux: no answer for task %s within %d ms "
                     "(is there a leader?)\n", j->id, timeout_ms);
@@ -475,6 +489,8 @@ static void report_unsettled(const batch *b, int timeout_ms)
                     j->seen ? dx_task_state_name(j->state) : "no record",
                     node_text(j->node, nb));
     }
+    if (shown > 10)
+        fprintf(stderr, "distribux: and %zu more\n", shown - 10);
 }
 
 static cJSON *job_json(const batch *b, const job *j)
@@ -564,12 +580,7 @@ static int cmd_submit(const cli_opts *o, int argc, char **argv)
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < b.n; i++)
             cJSON_AddItemToArray(arr, job_json(&b, &b.j[i]));
-        if (s.count > 0)
-            print_json(arr);
-        else {
-            print_json(cJSON_DetachItemFromArray(arr, 0));
-            cJSON_Delete(arr);
-        }
+        print_json_list(arr, s.count == 0);
     }
     free_batch(&b);
     cli_close(&c);
@@ -611,10 +622,15 @@ static int cmd_cancel(const cli_opts *o, int argc, char **argv)
     if (rc != 0)
         fprintf(stderr, "distribux cancel: no answer from a leader within "
                 "%d ms\n", timeout);
-    else if (o->json)
-        printf("{\"id\":\"%s\",\"ok\":%s,\"node\":%u}\n", j.id,
-               j.ok ? "true" : "false", j.node);
-    else if (j.ok)
+    else if (o->json) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "id", j.id);
+        cJSON_AddBoolToObject(r, "ok", j.ok);
+        cJSON_AddNumberToObject(r, "node", j.node);
+        if (!j.ok)
+            cJSON_AddStringToObject(r, "error", j.text ? j.text : "");
+        print_json(r);
+    } else if (j.ok)
         printf("Task %s: cancel accepted by Node %u (leader)\n", j.id, j.node);
     free(j.text);
     return rc == 0 && j.ok ? 0 : 1;
@@ -773,15 +789,12 @@ static int cmd_records(const cli_opts *o, int argc, char **argv)
             if ((j = record_json(recs[i])) != NULL)
                 cJSON_AddItemToArray(arr, j);
         if (one) {
-            j = cJSON_DetachItemFromArray(arr, 0);
-            cJSON_Delete(arr);
-            arr = j;
+            print_json_list(arr, true);
         } else {
             j = cJSON_CreateObject();
             cJSON_AddItemToObject(j, "tasks", arr);
-            arr = j;
+            print_json(j);
         }
-        print_json(arr);
     } else if (!one && n == 0) {
         printf("No task records.\n");
     } else if (!one) {

@@ -335,6 +335,22 @@ static double log_find(const char *path, long off, const char *needle)
 
 /* ---- the benchmarks --------------------------------------------------- */
 
+/* Sends sig to p and waits for the first message after it that satisfies
+ * pred; returns the ms between the two (CLOCK_MONOTONIC), or -1 on a
+ * timeout.  *t0_real (may be NULL) gets CLOCK_REALTIME at the signal. */
+static double signal_wait(bench *b, dxh_proc *p, int sig, dxh_pred pred,
+                          void *ctx, double *t0_real)
+{
+    uint64_t mark = dxh_obs_mark(b->obs);
+    if (t0_real != NULL)
+        *t0_real = real_ms();
+    int64_t t0 = dxh_now_ns();
+    if (dxh_proc_signal(p, sig) != 0)
+        return -1;
+    const dxh_msg *m = dxh_obs_wait_for_from(b->obs, mark, pred, ctx, WAIT_MS);
+    return m != NULL ? (double)(m->t_ns - t0) / 1e6 : -1;
+}
+
 static int bench_raw(bench *b, double *ms)
 {
     for (int i = 0; i < b->trials; i++) {
@@ -362,15 +378,10 @@ static int crash_trial(bench *b, int v, double *all, double *leader)
         off[k] = file_size(logs[k]);
     }
     snprintf(needle, sizeof needle, "Node %d marked as failed", v);
-    uint64_t mark = dxh_obs_mark(b->obs);
-    double t0_real = real_ms();
-    int64_t t0 = dxh_now_ns();
-    if (dxh_proc_signal(dxh_agent(b->h, v), SIGKILL) != 0)
-        return fail(b, "cannot kill a follower");
-    const dxh_msg *m = dxh_obs_wait_for_from(b->obs, mark, pred_member, &w, WAIT_MS);
-    if (m == NULL)
+    double t0_real;
+    *leader = signal_wait(b, dxh_agent(b->h, v), SIGKILL, pred_member, &w, &t0_real);
+    if (*leader < 0)
         return fail(b, "crash: the members view never showed the node failed");
-    *leader = (double)(m->t_ns - t0) / 1e6;
     *all = 0;
     for (int k = 1; k <= N_AGENTS; k++) {
         double t = -1;
@@ -399,14 +410,9 @@ static int bench_failover(bench *b, double *ms)
 {
     for (int i = 0; i < b->trials; i++) {
         leader_want w = {b->t_leader, LEADER, b->term + 1, 0};
-        uint64_t mark = dxh_obs_mark(b->obs);
-        int64_t t0 = dxh_now_ns();
-        if (dxh_proc_signal(dxh_agent(b->h, LEADER), SIGKILL) != 0)
-            return fail(b, "cannot kill the leader");
-        const dxh_msg *m = dxh_obs_wait_for_from(b->obs, mark, pred_leader, &w, WAIT_MS);
-        if (m == NULL)
+        ms[i] = signal_wait(b, dxh_agent(b->h, LEADER), SIGKILL, pred_leader, &w, NULL);
+        if (ms[i] < 0)
             return fail(b, "failover: no new leader");
-        ms[i] = (double)(m->t_ns - t0) / 1e6;
         b->term = w.term;
         if (restart(b, LEADER) != 0)
             return -1;
@@ -420,14 +426,8 @@ static int bench_hang(bench *b, double *ms)
         int v = 1 + i % 2;
         member_want w = {b->t_members, (uint16_t)v, DX_VIEW_FAILED, DX_VIEW_WHY_TIMEOUT};
         dxh_proc *p = dxh_agent(b->h, v);
-        uint64_t mark = dxh_obs_mark(b->obs);
-        int64_t t0 = dxh_now_ns();
-        if (dxh_proc_signal(p, SIGSTOP) != 0)
-            return fail(b, "cannot stop a follower");
-        const dxh_msg *m = dxh_obs_wait_for_from(b->obs, mark, pred_member, &w, WAIT_MS);
-        if (m != NULL)
-            ms[i] = (double)(m->t_ns - t0) / 1e6;
-        if (dxh_proc_signal(p, SIGCONT) != 0 || m == NULL)
+        ms[i] = signal_wait(b, p, SIGSTOP, pred_member, &w, NULL);
+        if (dxh_proc_signal(p, SIGCONT) != 0 || ms[i] < 0)
             return fail(b, "hang: the members view never showed a timeout");
         if (wait_settled(b) != 0)
             return -1;
@@ -539,7 +539,7 @@ static int run_fast(bench *b)
 int main(int argc, char **argv)
 {
     bench b = {.agent = getenv("DX_AGENT"), .trials = 20, .idle_s = 30};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v != NULL && strcmp(argv[i], "--agent") == 0)
             b.agent = v;
@@ -552,7 +552,6 @@ int main(int argc, char **argv)
                             "[--idle-s S]\n");
             return 2;
         }
-        i++;
     }
     if (b.agent == NULL || access(b.agent, X_OK) != 0 || b.trials < 1 ||
         b.trials > MAX_TRIALS || b.idle_s < 1) {

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -110,16 +111,6 @@ IT_FN int it_setup(void **state)
     return *state != NULL ? 0 : -1;
 }
 
-IT_FN int it_teardown(void **state)
-{
-    it *t = *state;
-    if (t != NULL) {
-        dxh_destroy(t->h);
-        free(t);
-    }
-    return 0;
-}
-
 /* Starts agent `id` with the short test timings, in t's cluster, with
  * `more` options after them (NULL: none). */
 IT_FN dxh_proc *it_agent(it *t, int id, const char *const more[])
@@ -197,6 +188,86 @@ IT_FN void it_expect_in_file(const char *path, long from, const char *needle,
     if (dxh_wait_until(it_cond_file_has, &f, timeout_ms, 20) != 0)
         fail_msg("'%s' did not appear in %s within %d ms", needle, path,
                  timeout_ms);
+}
+
+/* The last payload recorded on {root}/suffix, into buf ("(none)"). */
+IT_FN const char *it_last(it *t, const char *suffix, char *buf, size_t cap)
+{
+    char *last = dxh_obs_last_payload(t->obs, it_topic(t, "%s", suffix));
+    snprintf(buf, cap, "%s", last != NULL ? last : "(none)");
+    free(last);
+    return buf;
+}
+
+/* The sanitizer report in the file at path, if any: a pointer into text
+ * (malloc'd into *text, the caller frees it), else NULL. */
+IT_FN const char *it_sanitizer_report(const char *path, char **text)
+{
+    static const char *const marks[] = {"ERROR: AddressSanitizer",
+                                        "ERROR: LeakSanitizer",
+                                        "runtime error:",
+                                        "WARNING: ThreadSanitizer"};
+    *text = it_slurp(path, 0);
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        const char *at = strstr(*text, marks[i]);
+        if (at != NULL)
+            return at;
+    }
+    return NULL;
+}
+
+/* Stops every agent still running the way an operator does (one SIGTERM;
+ * SIGCONT for a stopped one), then looks for sanitizer reports in every
+ * log of the test.  Returns 0, or -1 (the harness is marked failed, so
+ * the logs are kept) when an agent did not exit 0 or a report exists. */
+static int it_check_logs(it *t)
+{
+    int rc = 0, status = 0;
+    dxh_proc *p;
+    for (int id = 1; id <= 9; id++)
+        if ((p = dxh_agent(t->h, id)) != NULL && dxh_proc_is_running(p)) {
+            (void)dxh_proc_signal(p, SIGCONT);
+            (void)dxh_proc_signal(p, SIGTERM);
+        }
+    for (int id = 1; id <= 9; id++)
+        if ((p = dxh_agent(t->h, id)) != NULL && dxh_proc_is_running(p) &&
+            (dxh_proc_wait(p, 5000, &status) != 0 || status != 0)) {
+            fprintf(stderr, "it: agent %d did not stop cleanly on SIGTERM "
+                            "(status %d)\n", id, status);
+            rc = -1;
+        }
+    DIR *d = opendir(dxh_workdir(t->h));
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        char path[1024], *text = NULL;
+        size_t n = strlen(e->d_name);
+        if (n < 4 || strcmp(e->d_name + n - 4, ".log") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dxh_workdir(t->h), e->d_name);
+        const char *report = it_sanitizer_report(path, &text);
+        if (report != NULL) {
+            fprintf(stderr, "it: sanitizer report in %s:\n%.1500s\n", path,
+                    report);
+            rc = -1;
+        }
+        free(text);
+    }
+    if (d != NULL)
+        closedir(d);
+    if (rc != 0)
+        dxh_fail(t->h);
+    return rc;
+}
+
+IT_FN int it_teardown(void **state)
+{
+    it *t = *state;
+    int rc = 0;
+    if (t != NULL) {
+        rc = it_check_logs(t);
+        dxh_destroy(t->h);
+        free(t);
+    }
+    return rc;
 }
 
 /* ---- scanning what the observer recorded ------------------------------ */
@@ -283,14 +354,11 @@ IT_FN const dxh_msg *it_expect_view(it *t, uint64_t from, int leader,
     it_view_want w = {t, leader, spec};
     const dxh_msg *m =
         dxh_obs_wait_for_from(t->obs, from, it_pred_view, &w, timeout_ms);
-    if (m == NULL) {
-        char *last = dxh_obs_last_payload(t->obs, it_topic(t, "members"));
-        fprintf(stderr, "it: no view of leader %d with '%s' within %d ms; "
-                        "last members: %s\n", leader, spec, timeout_ms,
-                last != NULL ? last : "(none)");
-        free(last);
-        fail_msg("members view '%s' not seen", spec);
-    }
+    char last[2048];
+    if (m == NULL)
+        fail_msg("no view of leader %d with '%s' within %d ms; last members: "
+                 "%s", leader, spec, timeout_ms,
+                 it_last(t, "members", last, sizeof last));
     (void)it_members(t, m); /* leave its view in it_view */
     return m;
 }
@@ -373,12 +441,11 @@ IT_FN const dxh_msg *it_expect_leader(it *t, uint64_t from, int leader,
     it_leader_want w = {t, leader, min_term, {0, 0, 0}};
     const dxh_msg *m =
         dxh_obs_wait_for_from(t->obs, from, it_pred_leader, &w, timeout_ms);
-    if (m == NULL) {
-        char *last = dxh_obs_last_payload(t->obs, it_topic(t, "leader"));
+    char last[256];
+    if (m == NULL)
         fail_msg("no leader message for node %d, term >= %" PRIu64
                  " within %d ms (last: %s)", leader, min_term, timeout_ms,
-                 last != NULL ? last : "none");
-    }
+                 it_last(t, "leader", last, sizeof last));
     if (term != NULL)
         *term = w.got.term;
     return m;
@@ -702,12 +769,11 @@ static void test_stop_follower_timeout(void **state)
     assert_int_equal(it_view_node(&it_view, 2)->epoch, epoch2);
     (void)it_expect_follow(t, mark, "123", 3, term, IT_WAIT_MS);
     it_assert_terms(t, start, NULL);
-    char *last = dxh_obs_last_payload(t->obs, it_topic(t, "leader"));
+    char last[256];
     dx_msg_leader l;
-    assert_non_null(last);
+    it_last(t, "leader", last, sizeof last);
     assert_int_equal(dx_msg_leader_decode(last, strlen(last), &l, NULL), 0);
     assert_int_equal(l.leader, 3);
-    free(last);
     dxh_pass(t->h);
 }
 
@@ -804,6 +870,32 @@ static void test_graceful_stop(void **state)
     assert_int_equal(status, 0);
     (void)it_expect_view(t, mark, 3, "1=offline:shutdown 2=online 3=online",
                          IT_WAIT_MS);
+    dxh_pass(t->h);
+}
+
+/* Repeated SIGTERMs (a double Ctrl-C; a service manager that signals the
+ * process group and the process): still exit 0, and no memory error. */
+static void test_repeated_sigterm(void **state)
+{
+    it *t = *state;
+    dxh_proc *p = it_agent(t, 1, NULL);
+    (void)it_expect_birth(t, 0, 1, 0, IT_WAIT_MS);
+    int64_t t0 = dxh_now_ns();
+    while (dxh_proc_is_running(p) && it_ms_since(t0, dxh_now_ns()) < 10000) {
+        (void)dxh_proc_signal(p, SIGTERM);
+        dxh_sleep_ms(2);
+    }
+    int status = -1;
+    assert_int_equal(dxh_proc_wait(p, 0, &status), 0);
+    char *text = NULL;
+    const char *report = it_sanitizer_report(dxh_proc_log(p), &text);
+    if (report != NULL || status != 0) {
+        char head[600];
+        snprintf(head, sizeof head, "%s", report != NULL ? report : "");
+        free(text);
+        fail_msg("exit status %d after repeated SIGTERM; %s", status, head);
+    }
+    free(text);
     dxh_pass(t->h);
 }
 
@@ -923,6 +1015,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_id, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(test_graceful_stop, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_sigterm, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, it_setup,
                                         it_teardown),

@@ -163,6 +163,11 @@ static bool tk_is_running(const tk_task *k)
     return k->last.state == DX_TS_RUNNING;
 }
 
+static bool tk_running_on_1(const tk_task *k)
+{
+    return k->last.state == DX_TS_RUNNING && k->last.node == 1;
+}
+
 typedef struct tk_want {
     it *t;
     const char *prefix;
@@ -214,10 +219,14 @@ static void tk_assert_done_once(const tk_seen *s, size_t n)
     }
 }
 
-/* "NAME-N" ids of the tasks that satisfy cond, for the test's output. */
-static void tk_print_nodes(const tk_seen *s, const char *what)
+/* Prints where the tasks of s ran; per[id] (may be NULL) gets the counts
+ * of nodes 1..3. */
+static void tk_print_nodes(const tk_seen *s, const char *what,
+                           unsigned per[4])
 {
-    unsigned per[4] = {0, 0, 0, 0}, moved = 0;
+    unsigned mine[4] = {0, 0, 0, 0}, moved = 0;
+    per = per != NULL ? per : mine;
+    memset(per, 0, 4 * sizeof *per);
     for (size_t i = 0; i < s->n; i++) {
         per[s->v[i].fin.node < 4 ? s->v[i].fin.node : 0]++;
         moved += s->v[i].fin.attempt > 1;
@@ -239,11 +248,9 @@ static void test_hundred_noops_spread(void **state)
     double ms = it_ms_since(t0, dxh_now_ns());
     tk_seen *s = tk_scan(t, "n-");
     tk_assert_done_once(s, 100);
-    tk_print_nodes(s, "100 noop tasks");
+    unsigned per[4];
+    tk_print_nodes(s, "100 noop tasks", per);
     printf("    submit --count 100 --wait: %.0f ms\n", ms);
-    unsigned per[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < s->n; i++)
-        per[s->v[i].fin.node % 4]++;
     for (int id = 1; id <= 3; id++)
         if (per[id] > 50)
             fail_msg("node %d ran %u of 100 tasks", id, per[id]);
@@ -258,17 +265,8 @@ static void test_follower_killed(void **state)
     tk_cluster(t, NULL);
     assert_int_equal(it_cli(t, NULL, NULL, "submit", "--kind", "sleep",
                             "ms=1000", "--count", "20", "--id", "k", NULL), 0);
-    tk_seen *s = tk_wait(t, "k-", 20, tk_has_record, IT_WAIT_MS);
     /* Kill node 1 once it runs one; the tasks it holds are the victims. */
-    int victim = 0;
-    for (int tries = 0; victim == 0 && tries < 100; tries++) {
-        s = tk_scan(t, "k-");
-        for (size_t i = 0; i < s->n && victim == 0; i++)
-            victim = s->v[i].last.node == 1 && tk_is_running(&s->v[i]);
-        if (victim == 0)
-            dxh_sleep_ms(50);
-    }
-    assert_int_equal(victim, 1);
+    tk_seen *s = tk_wait(t, "k-", 1, tk_running_on_1, IT_WAIT_MS);
     char held[20][DX_TASK_ID_MAX + 1];
     size_t n_held = 0;
     for (size_t i = 0; i < s->n; i++)
@@ -291,7 +289,7 @@ static void test_follower_killed(void **state)
                      "%u", k->id, k->fin.node, k->fin.attempt);
         again++;
     }
-    tk_print_nodes(s, "kill -9 of node 1");
+    tk_print_nodes(s, "kill -9 of node 1", NULL);
     printf("    node 1 held %zu unfinished tasks; %u ran again elsewhere; "
            "%zu recovery events\n", n_held, again,
            it_count_events(t, mark, "[Recovery]"));
@@ -323,7 +321,7 @@ static void test_leader_killed_mid_stream(void **state)
     free(out);
     tk_seen *s = tk_wait(t, "L-", 50, tk_is_final, IT_WAIT_MS);
     tk_assert_done_once(s, 50);
-    tk_print_nodes(s, "kill -9 of leader 3");
+    tk_print_nodes(s, "kill -9 of leader 3", NULL);
     printf("    %zu of 50 records existed at the kill; node 2 leads in term "
            "%" PRIu64 "; the CLI finished %.0f ms after its start\n", before,
            term, it_ms_since(t0, dxh_now_ns()));
@@ -336,14 +334,14 @@ static const char *const tk_small_pool[] = {"--mem-pool-kb", "4096", NULL};
 
 /* Two tasks of 3000 KiB pinned to `node` (pool 4096 KiB): the one that
  * started later started after the other finished, and both are done. */
-static void tk_two_big_tasks(it *t, const char *node, const char *prefix)
+static void tk_two_big_tasks(it *t, const char *node, const char *id)
 {
     const char *const *const more[4] = {NULL, tk_small_pool, tk_small_pool,
                                         tk_small_pool};
-    char pin[16], id[16];
+    char pin[16], prefix[16];
     tk_cluster(t, more);
     snprintf(pin, sizeof pin, "node=%s", node);
-    snprintf(id, sizeof id, "%.*s", (int)strlen(prefix) - 1, prefix);
+    snprintf(prefix, sizeof prefix, "%s-", id);
     assert_int_equal(it_cli(t, NULL, NULL, "submit", "--kind", "compute",
                             "ms=1500", "mem_kb=3000", pin, "--count", "2",
                             "--id", id, NULL), 0);
@@ -365,7 +363,7 @@ static void tk_two_big_tasks(it *t, const char *node, const char *prefix)
 static void test_memory_admission(void **state)
 {
     it *t = *state;
-    tk_two_big_tasks(t, "1", "m-");
+    tk_two_big_tasks(t, "1", "m");
     dxh_pass(t->h);
 }
 
@@ -373,7 +371,7 @@ static void test_memory_admission(void **state)
 static void test_memory_on_leader(void **state)
 {
     it *t = *state;
-    tk_two_big_tasks(t, "3", "p-");
+    tk_two_big_tasks(t, "3", "p");
     dxh_pass(t->h);
 }
 
@@ -420,8 +418,8 @@ static void test_device_affinity(void **state)
 
     assert_int_equal(it_cli(t, NULL, &err, "submit", "--kind", "sensor.read",
                             "device=nosuch", NULL), 1);
-    printf("    unknown device: %s", err);
-    assert_non_null(strstr(err, "nosuch"));
+    printf("    unknown device: %s", strchr(err, '\n') + 1);
+    assert_non_null(strstr(err, "device 'nosuch'"));
     free(err);
     printf("    reading %g (seq %" PRIu64 ") on io/2/sensors/temp1; valve1 "
            "state %g retained\n", rd.value, rd.seq, a.value);
@@ -429,6 +427,9 @@ static void test_device_affinity(void **state)
 }
 
 /* ---- 6. drain and work stealing ------------------------------------- */
+
+/* With one worker per node, compute tasks queue (sleep and noop tasks are
+ * timers of the node's loop and take no worker, so they never queue). */
 
 static const char *const tk_one_worker[] = {"--workers", "1", NULL};
 
@@ -443,7 +444,7 @@ static void test_drain_moves_queued(void **state)
     const char *const *const more[4] = {NULL, tk_one_worker, tk_one_worker,
                                         tk_one_worker};
     tk_cluster(t, more);
-    assert_int_equal(it_cli(t, NULL, NULL, "submit", "--kind", "sleep",
+    assert_int_equal(it_cli(t, NULL, NULL, "submit", "--kind", "compute",
                             "ms=1000", "--count", "9", "--id", "d", NULL), 0);
     tk_seen *s = tk_wait(t, "d-", 1, tk_queued_on_1, IT_WAIT_MS);
     char queued[9][DX_TASK_ID_MAX + 1];
@@ -452,8 +453,8 @@ static void test_drain_moves_queued(void **state)
         if (tk_queued_on_1(&s->v[i]) && nq < 9)
             snprintf(queued[nq++], sizeof queued[0], "%s", s->v[i].id);
     uint64_t mark = dxh_obs_mark(t->obs);
-    int64_t drained = tk_wall_ms();
     assert_int_equal(it_cli(t, NULL, NULL, "drain", "1", NULL), 0);
+    int64_t drained = tk_wall_ms();   /* node 1 has answered: draining */
 
     s = tk_wait(t, "d-", 9, tk_is_final, TK_RUN_MS);
     tk_assert_done_once(s, 9);
@@ -470,7 +471,7 @@ static void test_drain_moves_queued(void **state)
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i].fin.node == 1 && s->v[i].fin.started_ms > drained + 1000)
             fail_msg("task %s started on draining node 1", s->v[i].id);
-    tk_print_nodes(s, "drain 1");
+    tk_print_nodes(s, "drain 1", NULL);
     printf("    %zu queued on node 1 at the drain, %u moved; %zu work "
            "stealing events\n", nq, moved,
            it_count_events(t, mark, "[Work Stealing]"));
@@ -479,26 +480,58 @@ static void test_drain_moves_queued(void **state)
     dxh_pass(t->h);
 }
 
-/* A node that joins an idle-less cluster takes queued tasks from the
- * busiest node (backlog difference above 4). */
+/* A task pinned to a draining node waits (the node is not eligible) and
+ * runs once the node is undrained; on a follower and on the leader. */
+static void tk_pinned_waits_for_undrain(it *t, const char *node)
+{
+    char pin[16], id[16];
+    snprintf(pin, sizeof pin, "node=%s", node);
+    snprintf(id, sizeof id, "pin%s", node);
+    assert_int_equal(it_cli(t, NULL, NULL, "drain", node, NULL), 0);
+    dxh_sleep_ms(IT_SETTLE_MS); /* the leader sees it in a heartbeat */
+    assert_int_equal(it_cli(t, NULL, NULL, "submit", pin, "--id", id, NULL),
+                     0);
+    dxh_sleep_ms(IT_SETTLE_MS); /* room for a placement that must not come */
+    tk_seen *s = tk_wait(t, id, 1, tk_has_record, IT_WAIT_MS);
+    printf("    pinned to draining node %s: %s on node %u\n", node,
+           dx_task_state_name(s->v[0].last.state), s->v[0].last.node);
+    if (s->v[0].last.state != DX_TS_QUEUED)
+        fail_msg("task %s pinned to draining node %s is %s on node %u", id,
+                 node, dx_task_state_name(s->v[0].last.state),
+                 s->v[0].last.node);
+    assert_int_equal(it_cli(t, NULL, NULL, "undrain", node, NULL), 0);
+    (void)tk_wait(t, id, 1, tk_is_done, IT_WAIT_MS);
+}
+
+static void test_drain_pinned(void **state)
+{
+    it *t = *state;
+    tk_cluster(t, NULL);
+    tk_pinned_waits_for_undrain(t, "1");
+    tk_pinned_waits_for_undrain(t, "3");
+    dxh_pass(t->h);
+}
+
+/* A node that joins a busy cluster takes queued tasks from the busiest
+ * node (backlog difference above 4). */
 static void test_work_stealing(void **state)
 {
     it *t = *state;
     (void)it_agent(t, 2, tk_one_worker);
     (void)it_agent(t, 3, tk_one_worker);
     (void)it_expect_view(t, 0, 3, "2=online 3=online", IT_WAIT_MS);
-    assert_int_equal(it_cli(t, NULL, NULL, "submit", "--kind", "sleep",
-                            "ms=1000", "--count", "14", "--id", "s", NULL), 0);
-    (void)tk_wait(t, "s-", 14, tk_has_record, IT_WAIT_MS);
+    assert_int_equal(it_cli(t, NULL, NULL, "submit", "--kind", "compute",
+                            "ms=800", "--count", "20", "--id", "s", NULL), 0);
+    (void)tk_wait(t, "s-", 20, tk_has_record, IT_WAIT_MS);
     uint64_t mark = dxh_obs_mark(t->obs);
     (void)it_agent(t, 1, tk_one_worker);
     (void)it_expect_event(t, mark, "[Work Stealing]", IT_WAIT_MS);
-    tk_seen *s = tk_wait(t, "s-", 14, tk_is_final, TK_RUN_MS);
-    tk_assert_done_once(s, 14);
+    tk_seen *s = tk_wait(t, "s-", 20, tk_is_final, TK_RUN_MS);
+    tk_assert_done_once(s, 20);
     unsigned stolen = 0;
     for (size_t i = 0; i < s->n; i++)
         stolen += s->v[i].fin.node == 1 && s->v[i].fin.attempt == 2;
-    tk_print_nodes(s, "node 1 joins late");
+    tk_print_nodes(s, "node 1 joins late", NULL);
     printf("    %u tasks stolen by node 1; %zu work stealing events\n",
            stolen, it_count_events(t, mark, "[Work Stealing]"));
     assert_true(stolen > 0);
@@ -550,7 +583,7 @@ static void test_bad_submissions(void **state)
     char *err = NULL;
     assert_int_equal(it_cli(t, NULL, &err, "submit", "--kind", "compute",
                             "mem_kb=1000000", "--id", "huge", NULL), 1);
-    printf("    mem_kb=1000000: %s", err);
+    printf("    mem_kb=1000000: %s", strchr(err, '\n') + 1);
     assert_non_null(strstr(err, "pool"));
     free(err);
     dxh_sleep_ms(IT_SETTLE_MS); /* room for a record that must not come */
@@ -560,9 +593,11 @@ static void test_bad_submissions(void **state)
 
 /* ---- 9. cancel ------------------------------------------------------ */
 
-static bool tk_ran_twice(const tk_task *k)
+static uint64_t tk_min_runs;
+
+static bool tk_ran_enough(const tk_task *k)
 {
-    return k->last.runs >= 2;
+    return k->last.state == DX_TS_RUNNING && k->last.runs >= tk_min_runs;
 }
 
 static void test_cancel(void **state)
@@ -584,11 +619,10 @@ static void test_cancel(void **state)
 
     assert_int_equal(it_cli(t, NULL, NULL, "submit", "--every", "200", "--id",
                             "per", NULL), 0);
-    s = tk_wait(t, "per", 1, tk_ran_twice, IT_WAIT_MS);
-    uint64_t runs = s->v[0].last.runs;
-    s = tk_wait(t, "per", 1, tk_ran_twice, IT_WAIT_MS);
-    while (s->v[0].last.runs < runs + 2)
-        s = tk_wait(t, "per", 1, tk_ran_twice, IT_WAIT_MS);
+    tk_min_runs = 1;
+    uint64_t runs = tk_wait(t, "per", 1, tk_ran_enough, IT_WAIT_MS)->v[0].last.runs;
+    tk_min_runs = runs + 2;
+    s = tk_wait(t, "per", 1, tk_ran_enough, IT_WAIT_MS);
     printf("    periodic task: runs %" PRIu64 " -> %" PRIu64 "\n", runs,
            s->v[0].last.runs);
     assert_int_equal(it_cli(t, NULL, NULL, "cancel", "per", NULL), 0);
@@ -620,7 +654,6 @@ static void tk_assert_record_json(const cJSON *r, const char *id)
     assert_true(cJSON_IsNumber(node) && node->valueint >= 1 &&
                 node->valueint <= 3);
     assert_true(cJSON_IsNumber(attempt) && attempt->valueint == 1);
-    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "spec")));
 }
 
 static void test_json(void **state)
@@ -644,6 +677,8 @@ static void test_json(void **state)
         char id[8];
         snprintf(id, sizeof id, "j-%d", i + 1);
         tk_assert_record_json(cJSON_GetArrayItem(list, i), id);
+        assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetArrayItem(list, i), "spec")));
     }
     cJSON_Delete(j);
     free(out);
@@ -664,7 +699,7 @@ static void test_json(void **state)
     assert_non_null(strstr(err, "no task nosuch"));
     free(err);
     assert_int_equal(it_cli(t, NULL, &err, "submit", "frob=1", NULL), 2);
-    assert_non_null(strstr(err, "frob=1"));
+    assert_non_null(strstr(err, "unexpected 'frob=1'"));
     free(err);
     dxh_pass(t->h);
 }
@@ -685,6 +720,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_affinity, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(test_drain_moves_queued, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_pinned, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(test_work_stealing, it_setup,
                                         it_teardown),

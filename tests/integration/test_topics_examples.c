@@ -98,6 +98,8 @@ static int decode_for_topic(const char *topic, const char *p, dx_diag *d)
         dx_msg_reply rp;
         dx_msg_reading rd;
         dx_msg_actuator act;
+        dx_msg_report rep;
+        dx_msg_request req;
     } u;
     dx_topics tp;
     dx_topic_ref ref;
@@ -112,11 +114,13 @@ static int decode_for_topic(const char *topic, const char *p, dx_diag *d)
     case DX_T_NODE_HEARTBEAT: return dx_msg_heartbeat_decode(p, len, &u.hb, d);
     case DX_T_NODE_ASSIGN: return dx_msg_assign_decode(p, len, &u.as, d);
     case DX_T_NODE_CMD: return dx_msg_cmd_decode(p, len, &u.cmd, d);
+    case DX_T_NODE_REPORT: return dx_msg_report_decode(p, len, &u.rep, d);
     case DX_T_ELECTION: return dx_msg_election_decode(p, len, &u.el, d);
     case DX_T_LEADER: return dx_msg_leader_decode(p, len, &u.ld, d);
     case DX_T_MEMBERS: return dx_msg_members_decode(p, len, &u.mb, d);
     case DX_T_TASK_SUBMIT: return dx_task_spec_decode(p, len, &u.spec, d);
     case DX_T_TASK_RECORD: return dx_task_record_decode(p, len, &u.rec, d);
+    case DX_T_TASK_CANCEL: return dx_msg_request_decode(p, len, &u.req, d);
     case DX_T_EVENTS: return dx_msg_event_decode(p, len, &u.ev, d);
     case DX_T_REPLY: return dx_msg_reply_decode(p, len, &u.rp, d);
     case DX_T_IO_SENSOR: return dx_msg_reading_decode(p, len, &u.rd, d);
