@@ -235,6 +235,13 @@ static void tk_print_nodes(const tk_seen *s, const char *what,
            "with attempt > 1\n", what, s->n, per[1], per[2], per[3], moved);
 }
 
+/* stderr captured by it_cli() without its first line (the command). */
+static const char *tk_msg(const char *err)
+{
+    const char *nl = strchr(err, '\n');
+    return nl != NULL ? nl + 1 : err;
+}
+
 /* ---- 1. spreading ----------------------------------------------------- */
 
 static void test_hundred_noops_spread(void **state)
@@ -418,7 +425,7 @@ static void test_device_affinity(void **state)
 
     assert_int_equal(it_cli(t, NULL, &err, "submit", "--kind", "sensor.read",
                             "device=nosuch", NULL), 1);
-    printf("    unknown device: %s", strchr(err, '\n') + 1);
+    printf("    unknown device: %s", tk_msg(err));
     assert_non_null(strstr(err, "device 'nosuch'"));
     free(err);
     printf("    reading %g (seq %" PRIu64 ") on io/2/sensors/temp1; valve1 "
@@ -583,7 +590,7 @@ static void test_bad_submissions(void **state)
     char *err = NULL;
     assert_int_equal(it_cli(t, NULL, &err, "submit", "--kind", "compute",
                             "mem_kb=1000000", "--id", "huge", NULL), 1);
-    printf("    mem_kb=1000000: %s", strchr(err, '\n') + 1);
+    printf("    mem_kb=1000000: %s", tk_msg(err));
     assert_non_null(strstr(err, "pool"));
     free(err);
     dxh_sleep_ms(IT_SETTLE_MS); /* room for a record that must not come */
