@@ -11,6 +11,7 @@
 #include <MQTTAsync.h>
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,86 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * Paho is loaded at run time, in the flavour the broker URI needs: the TLS
+ * build (libpaho-mqtt3as, which brings in OpenSSL) only for ssl://, mqtts://,
+ * wss:// or TLS files, the plain build otherwise.  OpenSSL alone is about
+ * 3 MB of resident memory, most of an idle agent's footprint.  One flavour
+ * per process: the table below is filled once (like the dynamic linker's
+ * own state, it is process-wide), and a later link that needs TLS when the
+ * plain build is loaded is refused with a clear error.
+ */
+static struct paho {
+    int (*createWithOptions)(MQTTAsync *, const char *, const char *, int,
+                             void *, MQTTAsync_createOptions *);
+    int (*setCallbacks)(MQTTAsync, void *, MQTTAsync_connectionLost *,
+                        MQTTAsync_messageArrived *,
+                        MQTTAsync_deliveryComplete *);
+    void (*destroy)(MQTTAsync *);
+    int (*connect)(MQTTAsync, const MQTTAsync_connectOptions *);
+    int (*disconnect)(MQTTAsync, const MQTTAsync_disconnectOptions *);
+    int (*isConnected)(MQTTAsync);
+    int (*subscribeMany)(MQTTAsync, int, char *const *, int *,
+                         MQTTAsync_responseOptions *);
+    int (*unsubscribe)(MQTTAsync, const char *, MQTTAsync_responseOptions *);
+    int (*sendMessage)(MQTTAsync, const char *, const MQTTAsync_message *,
+                       MQTTAsync_responseOptions *);
+    int (*waitForCompletion)(MQTTAsync, MQTTAsync_token, unsigned long);
+    int (*getPendingTokens)(MQTTAsync, MQTTAsync_token **);
+    void (*freeMessage)(MQTTAsync_message **);
+    void (*free)(void *);
+} paho;
+static int paho_flavour;              /* 0 none, 1 plain, 2 TLS */
+static pthread_mutex_t paho_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define PAHO_SYM(name) {#name, (void **)(void *)&paho.name}
+
+static int paho_load(bool tls)
+{
+    static const struct { const char *name; void **slot; } syms[] = {
+        PAHO_SYM(createWithOptions), PAHO_SYM(setCallbacks), PAHO_SYM(destroy),
+        PAHO_SYM(connect), PAHO_SYM(disconnect), PAHO_SYM(isConnected),
+        PAHO_SYM(subscribeMany), PAHO_SYM(unsubscribe),
+        PAHO_SYM(sendMessage), PAHO_SYM(waitForCompletion),
+        PAHO_SYM(getPendingTokens), PAHO_SYM(freeMessage), PAHO_SYM(free),
+    };
+    const char *lib = tls ? "libpaho-mqtt3as.so.1" : "libpaho-mqtt3a.so.1";
+    void *h;
+    int rc = 0;
+
+    pthread_mutex_lock(&paho_mu);
+    if (paho_flavour != 0) {
+        rc = tls && paho_flavour != 2 ? DX_EINVAL : 0;
+        goto out;
+    }
+    if ((h = dlopen(lib, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+        fprintf(stderr, "distribux: cannot load %s: %s\n", lib, dlerror());
+        rc = DX_EIO;
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "MQTTAsync_%s", syms[i].name);
+        if ((*syms[i].slot = dlsym(h, name)) == NULL) {
+            fprintf(stderr, "distribux: %s lacks %s\n", lib, name);
+            rc = DX_EIO;
+            goto out;
+        }
+    }
+    paho_flavour = tls ? 2 : 1;
+out:
+    pthread_mutex_unlock(&paho_mu);
+    return rc;
+}
+
+static bool needs_tls(const dx_link_opts *o)
+{
+    return strncmp(o->uri, "ssl://", 6) == 0 ||
+           strncmp(o->uri, "mqtts://", 8) == 0 ||
+           strncmp(o->uri, "wss://", 6) == 0 || o->cafile != NULL ||
+           o->cert != NULL;
+}
 
 /* One Paho client handle.  Every connection attempt gets a fresh handle:
  * reconnecting an old handle after a lost connection is unreliable in
@@ -39,6 +120,7 @@ struct dx_link {
     dx_link_opts opts;
     char *uri, *client_id, *user, *password, *cafile, *cert, *key;
     int port;                       /* broker port, for abort */
+    bool tls;
     /* The will must outlive the connect call: Paho reads it later. */
     char *will_topic;
     void *will_payload;
@@ -205,8 +287,8 @@ static int on_arrived(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
         l->cb.on_message(l->cb.ctx, topic, n, m->payload,
                          m->payloadlen > 0 ? (size_t)m->payloadlen : 0,
                          m->retained != 0);
-    MQTTAsync_freeMessage(&m);
-    MQTTAsync_free(topic);
+    paho.freeMessage(&m);
+    paho.free(topic);
     return 1;
 }
 
@@ -221,15 +303,15 @@ static int new_handle(dx_link *l)
         return DX_ENOMEM;
     h->l = l;
     co.sendWhileDisconnected = 0;
-    if (MQTTAsync_createWithOptions(&h->client, l->uri, l->client_id,
+    if (paho.createWithOptions(&h->client, l->uri, l->client_id,
                                     MQTTCLIENT_PERSISTENCE_NONE, NULL,
                                     &co) != MQTTASYNC_SUCCESS) {
         free(h);
         return DX_EINVAL;
     }
-    if (MQTTAsync_setCallbacks(h->client, h, on_lost, on_arrived, NULL) !=
+    if (paho.setCallbacks(h->client, h, on_lost, on_arrived, NULL) !=
         MQTTASYNC_SUCCESS) {
-        MQTTAsync_destroy(&h->client);
+        paho.destroy(&h->client);
         free(h);
         return DX_EINVAL;
     }
@@ -239,7 +321,7 @@ static int new_handle(dx_link *l)
     l->connected = false;
     pthread_mutex_unlock(&l->mu);
     if (old != NULL) {
-        MQTTAsync_destroy(&old->client);
+        paho.destroy(&old->client);
         free(old);
     }
     return 0;
@@ -255,6 +337,8 @@ int dx_link_create(dx_link **out, const dx_link_opts *opts,
     if (opts->uri == NULL || opts->client_id == NULL ||
         opts->client_id[0] == '\0' || port_of(opts->uri) < 0)
         return DX_EINVAL;
+    if (paho_load(needs_tls(opts)) != 0)
+        return DX_EIO;
     if ((l = calloc(1, sizeof *l)) == NULL)
         return DX_ENOMEM;
     l->cb = *cb;
@@ -267,6 +351,7 @@ int dx_link_create(dx_link **out, const dx_link_opts *opts,
     l->cert = dup_or_null(opts->cert);
     l->key = dup_or_null(opts->key);
     l->port = port_of(opts->uri);
+    l->tls = needs_tls(opts);
     pthread_mutex_init(&l->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -287,7 +372,7 @@ void dx_link_destroy(dx_link **lp)
     if (l == NULL)
         return;
     if (l->cur != NULL) {
-        MQTTAsync_destroy(&l->cur->client);
+        paho.destroy(&l->cur->client);
         free(l->cur);
     }
     pthread_mutex_destroy(&l->mu);
@@ -349,8 +434,7 @@ int dx_link_connect(dx_link *l, const char *will_topic,
     co.maxInflight = l->opts.max_inflight > 0 ? l->opts.max_inflight : 1000;
     co.username = l->user;
     co.password = l->password;
-    if (l->cafile != NULL || l->cert != NULL ||
-        strncmp(l->uri, "ssl://", 6) == 0 || strncmp(l->uri, "mqtts://", 8) == 0) {
+    if (l->tls) {
         so.trustStore = l->cafile;
         so.keyStore = l->cert;
         so.privateKey = l->key;
@@ -366,7 +450,7 @@ int dx_link_connect(dx_link *l, const char *will_topic,
     pthread_mutex_lock(&l->mu);
     l->attempt_done = 0;
     pthread_mutex_unlock(&l->mu);
-    return MQTTAsync_connect(l->client, &co) == MQTTASYNC_SUCCESS
+    return paho.connect(l->client, &co) == MQTTASYNC_SUCCESS
                ? 0 : DX_ECONNECT;
 }
 
@@ -420,7 +504,7 @@ static int subscribe(dx_link *l, const char *const *filters, size_t n,
         return DX_EINVAL;
     for (size_t i = 0; i < n; i++)
         qs[i] = qos;
-    if (MQTTAsync_subscribeMany(l->client, (int)n, (char *const *)filters, qs,
+    if (paho.subscribeMany(l->client, (int)n, (char *const *)filters, qs,
                                 &ro) != MQTTASYNC_SUCCESS)
         return DX_ECONNECT;
     *token = ro.token;
@@ -437,7 +521,7 @@ int dx_link_subscribe(dx_link *l, const char *const *filters, size_t n,
 int dx_link_unsubscribe(dx_link *l, const char *filter)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    return MQTTAsync_unsubscribe(l->client, filter, &ro) == MQTTASYNC_SUCCESS
+    return paho.unsubscribe(l->client, filter, &ro) == MQTTASYNC_SUCCESS
                ? 0 : DX_ECONNECT;
 }
 
@@ -448,7 +532,7 @@ int dx_link_subscribe_wait(dx_link *l, const char *const *filters, size_t n,
     int rc = subscribe(l, filters, n, qos, &tok);
     if (rc != 0)
         return rc;
-    return MQTTAsync_waitForCompletion(l->client, tok,
+    return paho.waitForCompletion(l->client, tok,
                                        (unsigned long)timeout_ms) ==
                    MQTTASYNC_SUCCESS
                ? 0 : DX_ETIMEOUT;
@@ -463,7 +547,7 @@ int dx_link_publish(dx_link *l, const char *topic, const void *payload,
     m.payloadlen = (int)len;
     m.qos = qos;
     m.retained = retain;
-    return MQTTAsync_sendMessage(l->client, topic, &m, &ro) ==
+    return paho.sendMessage(l->client, topic, &m, &ro) ==
                    MQTTASYNC_SUCCESS
                ? 0 : DX_ECONNECT;
 }
@@ -474,7 +558,7 @@ int dx_link_flush(dx_link *l, int timeout_ms)
     struct timespec dl = deadline_in(timeout_ms), now;
     int rc = 0;
 
-    if (MQTTAsync_getPendingTokens(l->client, &toks) != MQTTASYNC_SUCCESS)
+    if (paho.getPendingTokens(l->client, &toks) != MQTTASYNC_SUCCESS)
         return DX_ECONNECT;
     for (size_t i = 0; toks != NULL && toks[i] != -1; i++) {
         long left;
@@ -482,14 +566,14 @@ int dx_link_flush(dx_link *l, int timeout_ms)
         left = (dl.tv_sec - now.tv_sec) * 1000 +
                (dl.tv_nsec - now.tv_nsec) / 1000000;
         if (left <= 0 ||
-            MQTTAsync_waitForCompletion(l->client, toks[i],
+            paho.waitForCompletion(l->client, toks[i],
                                         (unsigned long)left) !=
                 MQTTASYNC_SUCCESS) {
             rc = DX_ETIMEOUT;
             break;
         }
     }
-    MQTTAsync_free(toks);
+    paho.free(toks);
     return rc;
 }
 
@@ -500,10 +584,10 @@ int dx_link_disconnect(dx_link *l, int timeout_ms)
     o.timeout = timeout_ms;
     if (!dx_link_is_connected(l))
         return 0;
-    if (MQTTAsync_disconnect(l->client, &o) != MQTTASYNC_SUCCESS)
+    if (paho.disconnect(l->client, &o) != MQTTASYNC_SUCCESS)
         return DX_ECONNECT;
     /* Paho calls no connectionLost for a requested disconnect: poll. */
-    while (MQTTAsync_isConnected(l->client)) {
+    while (paho.isConnected(l->client)) {
         struct timespec now, nap = {0, 2000000};
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec > dl.tv_sec ||
@@ -544,5 +628,5 @@ int dx_link_abort(dx_link *l)
 
 bool dx_link_is_connected(const dx_link *l)
 {
-    return MQTTAsync_isConnected(l->client) != 0;
+    return paho.isConnected(l->client) != 0;
 }
