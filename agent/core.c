@@ -999,6 +999,14 @@ void dx_core_tick(dx_core *c, int64_t now, int64_t wall)
         a = begin_publish(c, DX_T_NODE_HEARTBEAT, c->cfg.id, NULL, 0, false,
                           SMALL_PAYLOAD);
         PUBLISH(c, a, msg_heartbeat, &hb);
+        /* Our own entry learns our load as every other node's does (the
+         * echo of our heartbeat is ignored): the scheduler on a leader
+         * needs it for the leader's own placements. */
+        {
+            dx_member_change self_chg;
+            (void)dx_members_on_heartbeat(&c->members, c->cfg.id, &hb, now,
+                                          &self_chg);
+        }
         c->next_hb_ms += c->cfg.heartbeat_ms;
         if (c->next_hb_ms <= now)
             c->next_hb_ms = now + c->cfg.heartbeat_ms;

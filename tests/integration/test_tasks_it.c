@@ -258,8 +258,9 @@ static void test_hundred_noops_spread(void **state)
     unsigned per[4];
     tk_print_nodes(s, "100 noop tasks", per);
     printf("    submit --count 100 --wait: %.0f ms\n", ms);
+    /* Three equal nodes: none runs more than half, none is left out. */
     for (int id = 1; id <= 3; id++)
-        if (per[id] > 50)
+        if (per[id] > 50 || per[id] < 10)
             fail_msg("node %d ran %u of 100 tasks", id, per[id]);
     dxh_pass(t->h);
 }

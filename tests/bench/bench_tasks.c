@@ -1,0 +1,989 @@
+/*
+ * bench_tasks.c - task throughput and latency of a 3-agent cluster, beside
+ * the broker's own QoS 1 message rate measured in the same run.
+ *
+ * Real Mosquitto (broker-config/dev.conf, plus "sys_interval 1" so the
+ * broker's $SYS counters can be read per phase), real agent processes,
+ * through the integration harness (tests/integration/harness.h).  The
+ * measuring clients are two Paho MQTTAsync clients of this process, "pub"
+ * and "sub" (MQTT 3.1.1, clean session, maxInflight 65535: Paho's limit,
+ * the message id space; TCP_NODELAY set like the agents set it).  Phases,
+ * in this order, in one run:
+ *
+ *   raw      pub publishes N_raw (50,000) QoS 1 messages of 100 bytes on
+ *            bench/raw as fast as Paho takes them; sub is subscribed at
+ *            QoS 1.  raw_qos1_msgs_per_s = N_raw / (first publish -> sub
+ *            has received every sequence number).  The floor for "one
+ *            message in, one message out" through this broker and this
+ *            client library.
+ *   cluster  3 agents: --cluster bench --heartbeat-ms 250 --task-ttl-s 30,
+ *            default workers (read back from the leader's heartbeat);
+ *            wait until the retained leader and members say leader 3 with
+ *            nodes 1..3 online for 1 s.
+ *   tput     sub subscribes to {root}/tasks/+; pub publishes N (20,000)
+ *            submissions {"v":1,"id":"b-1-<i>","kind":"noop"} (QoS 1,
+ *            without reply_to: no reply traffic) on {root}/tasks/submit as
+ *            fast as Paho takes them.  tasks_per_s = N / (first publish ->
+ *            sub has seen a record with state "done" for every task).
+ *            Empty (cleared) records are ignored; sub's copies of the
+ *            submissions (tasks/+ matches tasks/submit) are counted apart.
+ *   latency  after 1 s without records: b-2-<i> submissions paced by an
+ *            absolute timer at 1,000/s for 5 s.  task_latency_ms = from
+ *            just before MQTTAsync_sendMessage() of a submission to the
+ *            arrival at sub of the first non-empty record of that task
+ *            whose state is "running" or "done" (records are coalesced
+ *            over 20 ms, so a noop often goes from "assigned" straight to
+ *            "done": this is "submit to running" as an outside client can
+ *            observe it, broker hops included).  task_done_latency_ms is
+ *            the same up to the "done" record.
+ *
+ * Per phase it also reports the CPU each process used (utime + stime from
+ * /proc, % of one core over the phase's wall time; the machine has
+ * nproc * 100 %), the record messages sub saw per task, and the broker's
+ * PUBLISH packets in and out per task ($SYS/broker/publish/messages/
+ * received and /sent, read 1.5 s after the phase so the counters are
+ * fresh; heartbeats, 12/s in, are included).  Percentiles are nearest-rank.
+ *
+ * Output: one JSON object per figure on stdout,
+ *   {"name":"...","value":N,"unit":"...","target":"...","verdict":"meets"}
+ * (verdict "meets", "misses" or ""), progress on stderr.  Exit 0 when every
+ * figure was measured, 1 when a measurement failed (the harness keeps its
+ * directory and prints the logs), 2 for bad arguments.
+ *
+ *   bench_tasks --agent PATH [--tasks N] [--raw N] [--rate R] [--rate-s S]
+ *               [--quick]
+ *
+ * --quick: 5,000 tasks, 10,000 raw messages, 2 s of paced submissions.
+ * Take figures from a build without sanitizers:
+ *   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel
+ */
+#include <MQTTAsync.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dx_msg.h"
+#include "dx_topic.h"
+#include "harness.h"
+
+#define N_AGENTS 3
+#define LEADER N_AGENTS
+#define HB_MS 250
+#define TTL_S 30
+#define WAIT_MS 15000        /* cluster start-up, connects, subscribes */
+#define RAW_TOPIC "bench/raw"
+#define RAW_PAYLOAD 100      /* bytes of one raw message */
+#define MAX_INFLIGHT 65535   /* Paho: message ids are 1..65535 */
+#define RUN_TPUT 1
+#define RUN_LAT 2
+
+#ifndef DX_BENCH_BROKER_CONF
+#define DX_BENCH_BROKER_CONF "broker-config/dev.conf"
+#endif
+
+/* ---- output (as bench_membership) -------------------------------------- */
+
+static void emit(const char *name, double value, const char *unit,
+                 const char *target, int verdict)
+{
+    printf("{\"name\":\"%s\",\"value\":%.*f,\"unit\":\"%s\",\"target\":\"%s\","
+           "\"verdict\":\"%s\"}\n",
+           name, value == floor(value) ? 0 : 2, value, unit, target,
+           verdict < 0 ? "" : verdict ? "meets" : "misses");
+    fflush(stdout);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile q (0..1] of v[0..n), n > 0; sorts v. */
+static double pct(double *v, int n, double q)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int k = (int)ceil(q * n) - 1;
+    return v[k < 0 ? 0 : k];
+}
+
+/* ---- the measuring clients ------------------------------------------- */
+
+/* What sub has seen of one run of tasks.  Written by Paho's receive
+ * thread; the main thread reads the arrays after n_done reaches n (or
+ * after a timeout, when only the counters matter). */
+typedef struct track {
+    int n;
+    int64_t *t_pub;           /* main thread: before the publish */
+    int64_t *t_run;           /* first record at or past running */
+    int64_t *t_done;          /* first record with state done */
+    atomic_int n_done;
+    atomic_long n_records;    /* non-empty records */
+    atomic_long n_cleared;    /* empty retained payloads */
+    atomic_long n_failed;     /* records with a state other than expected */
+} track;
+
+typedef struct bench {
+    const char *agent;
+    int n_tasks, n_raw, rate, rate_s;
+    dxh *h;
+    dxh_obs *obs;
+    dx_topics topics;
+    char t_submit[DX_TOPIC_MAX + 1];
+    char t_tasks[DX_TOPIC_MAX + 1];    /* {root}/tasks/+ */
+    char t_leader[DX_TOPIC_MAX + 1];
+    char t_members[DX_TOPIC_MAX + 1];
+    char prefix[DX_TOPIC_MAX + 1];     /* "{root}/tasks/" */
+    size_t prefix_len;
+    unsigned workers;
+
+    MQTTAsync pub, sub;
+    /* raw */
+    unsigned char *raw_seen;
+    atomic_int raw_unique;
+    atomic_long raw_total;
+    /* tasks */
+    track runs[3];                     /* [RUN_TPUT], [RUN_LAT] */
+    atomic_long submits_seen;
+    atomic_long other_msgs;
+    /* $SYS counters */
+    atomic_llong sys_pub_in, sys_pub_out;
+    atomic_int sys_updates;
+    atomic_long pub_acked;             /* PUBACKs the publisher got */
+} bench;
+
+static bench B;
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "bench_tasks: %s\n", what);
+    if (B.h != NULL)
+        dxh_fail(B.h);
+    return -1;
+}
+
+/* "digits" at s (len bytes) as a non-negative int, or -1. */
+static long parse_uint(const char *s, size_t len)
+{
+    long v = 0;
+    if (len == 0 || len > 9)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* The value of the top-level "state" string of a compact record written
+ * by the leader's encoder, or NULL.  A quote inside a JSON string is
+ * escaped (\"), so the first "state":" is the field itself. */
+static const char *record_state(const char *p, size_t len, size_t *slen)
+{
+    static const char key[] = "\"state\":\"";
+    const size_t kl = sizeof key - 1;
+    for (size_t i = 0; i + kl < len; i++) {
+        if (p[i] == '"' && memcmp(p + i, key, kl) == 0) {
+            const char *v = p + i + kl;
+            const char *e = memchr(v, '"', len - (size_t)(v - p));
+            if (e == NULL)
+                return NULL;
+            *slen = (size_t)(e - v);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void on_task_record(const char *id, size_t idlen, const char *p,
+                           size_t plen, int64_t now)
+{
+    /* "b-<run>-<i>" */
+    if (idlen < 5 || id[0] != 'b' || id[1] != '-' || id[3] != '-') {
+        atomic_fetch_add(&B.other_msgs, 1);
+        return;
+    }
+    long run = parse_uint(id + 2, 1), i = parse_uint(id + 4, idlen - 4);
+    if (run < RUN_TPUT || run > RUN_LAT || i < 0 || i >= B.runs[run].n) {
+        atomic_fetch_add(&B.other_msgs, 1);
+        return;
+    }
+    track *t = &B.runs[run];
+    if (plen == 0) {
+        atomic_fetch_add(&t->n_cleared, 1);
+        return;
+    }
+    atomic_fetch_add(&t->n_records, 1);
+    size_t sl = 0;
+    const char *s = record_state(p, plen, &sl);
+    if (s == NULL) {
+        atomic_fetch_add(&t->n_failed, 1);
+        return;
+    }
+    bool done = sl == 4 && memcmp(s, "done", 4) == 0;
+    bool running = sl == 7 && memcmp(s, "running", 7) == 0;
+    if ((done || running) && t->t_run[i] == 0)
+        t->t_run[i] = now;
+    if (done && t->t_done[i] == 0) {
+        t->t_done[i] = now;
+        atomic_fetch_add_explicit(&t->n_done, 1, memory_order_release);
+    }
+    if (!done && !running && !(sl == 6 && memcmp(s, "queued", 6) == 0) &&
+        !(sl == 8 && memcmp(s, "assigned", 8) == 0))
+        atomic_fetch_add(&t->n_failed, 1);
+}
+
+static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
+{
+    int64_t now = dxh_now_ns();
+    size_t len = tlen > 0 ? (size_t)tlen : strlen(topic);
+    const char *p = m->payload;
+    size_t plen = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    (void)ctx;
+
+    if (len == sizeof RAW_TOPIC - 1 && memcmp(topic, RAW_TOPIC, len) == 0) {
+        /* {"seq":123456789,... */
+        atomic_fetch_add(&B.raw_total, 1);
+        long seq = plen >= 16 ? parse_uint(p + 7, 9) : -1;
+        if (seq >= 0 && seq < B.n_raw && !B.raw_seen[seq]) {
+            B.raw_seen[seq] = 1;
+            atomic_fetch_add_explicit(&B.raw_unique, 1, memory_order_release);
+        }
+    } else if (len > B.prefix_len && memcmp(topic, B.prefix, B.prefix_len) == 0) {
+        const char *id = topic + B.prefix_len;
+        size_t idlen = len - B.prefix_len;
+        if (idlen == 6 && memcmp(id, "submit", 6) == 0)
+            atomic_fetch_add(&B.submits_seen, 1);
+        else
+            on_task_record(id, idlen, p, plen, now);
+    } else if (len > 5 && memcmp(topic, "$SYS/", 5) == 0) {
+        char buf[32];
+        size_t n = plen < sizeof buf - 1 ? plen : sizeof buf - 1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        long long v = strtoll(buf, NULL, 10);
+        if (strstr(topic, "/publish/messages/received") != NULL)
+            atomic_store(&B.sys_pub_in, v);
+        else if (strstr(topic, "/publish/messages/sent") != NULL)
+            atomic_store(&B.sys_pub_out, v);
+        atomic_fetch_add(&B.sys_updates, 1);
+    } else {
+        atomic_fetch_add(&B.other_msgs, 1);
+    }
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void on_delivered(void *ctx, MQTTAsync_token tok)
+{
+    (void)ctx, (void)tok;
+    atomic_fetch_add(&B.pub_acked, 1);
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+    fprintf(stderr, "bench_tasks: client %s lost its connection: %s\n",
+            (const char *)ctx, cause ? cause : "?");
+}
+
+/* A blocking operation on a Paho client. */
+typedef struct op {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;                /* 0 pending, 1 ok, -1 failed */
+} op;
+
+static void op_ok(void *ctx, MQTTAsync_successData *r)
+{
+    op *o = ctx;
+    (void)r;
+    pthread_mutex_lock(&o->mu);
+    o->done = 1;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void op_fail(void *ctx, MQTTAsync_failureData *r)
+{
+    op *o = ctx;
+    (void)r;
+    pthread_mutex_lock(&o->mu);
+    o->done = -1;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Waits for the operation; 0 on success.  A timed-out op is leaked on
+ * purpose: Paho may still call it. */
+static int op_wait(op *o, int timeout_ms)
+{
+    int64_t dl = dxh_now_ns() + (int64_t)timeout_ms * 1000000;
+    pthread_mutex_lock(&o->mu);
+    while (o->done == 0 && dxh_now_ns() < dl) {
+        pthread_mutex_unlock(&o->mu);
+        dxh_sleep_ms(2);
+        pthread_mutex_lock(&o->mu);
+    }
+    int d = o->done;
+    pthread_mutex_unlock(&o->mu);
+    return d == 1 ? 0 : -1;
+}
+
+static op *op_new(void)
+{
+    op *o = calloc(1, sizeof *o);
+    if (o != NULL) {
+        pthread_mutex_init(&o->mu, NULL);
+        pthread_cond_init(&o->cv, NULL);
+    }
+    return o;
+}
+
+static void op_free(op *o)
+{
+    pthread_mutex_destroy(&o->mu);
+    pthread_cond_destroy(&o->cv);
+    free(o);
+}
+
+static int client_connect(MQTTAsync *c, const char *id, bool receive)
+{
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    op *o = op_new();
+    if (o == NULL ||
+        MQTTAsync_create(c, dxh_broker_url(B.h), id, MQTTCLIENT_PERSISTENCE_NONE,
+                         NULL) != MQTTASYNC_SUCCESS ||
+        MQTTAsync_setCallbacks(*c, (void *)id, on_lost,
+                               on_message, receive ? NULL : on_delivered) != MQTTASYNC_SUCCESS)
+        return -1;
+    co.keepAliveInterval = 30;
+    co.cleansession = 1;
+    co.maxInflight = MAX_INFLIGHT;
+    co.onSuccess = op_ok;
+    co.onFailure = op_fail;
+    co.context = o;
+    if (MQTTAsync_connect(*c, &co) != MQTTASYNC_SUCCESS || op_wait(o, 5000) != 0)
+        return -1;
+    op_free(o);
+    return 0;
+}
+
+static int client_subscribe(MQTTAsync c, const char *filter)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    op *o = op_new();
+    if (o == NULL)
+        return -1;
+    ro.onSuccess = op_ok;
+    ro.onFailure = op_fail;
+    ro.context = o;
+    if (MQTTAsync_subscribe(c, filter, 1, &ro) != MQTTASYNC_SUCCESS ||
+        op_wait(o, 5000) != 0)
+        return -1;
+    op_free(o);
+    return 0;
+}
+
+static void client_close(MQTTAsync *c)
+{
+    if (*c == NULL)
+        return;
+    if (MQTTAsync_isConnected(*c)) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+        d.timeout = 1000;
+        (void)MQTTAsync_disconnect(*c, &d);
+        dxh_sleep_ms(100);
+    }
+    MQTTAsync_destroy(c);
+}
+
+/* Publishes one QoS 1 message; waits while Paho's queue is full. */
+static int publish(const char *topic, const void *payload, int len)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    m.payload = (void *)payload;
+    m.payloadlen = len;
+    m.qos = 1;
+    for (int tries = 0; tries < 100000; tries++) {
+        int rc = MQTTAsync_sendMessage(B.pub, topic, &m, NULL);
+        if (rc == MQTTASYNC_SUCCESS)
+            return 0;
+        if (rc != MQTTASYNC_MAX_BUFFERED_MESSAGES)
+            return rc;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* The TCP port of the peer of socket fd, or -1. */
+static int peer_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0 || sa.sin_family != AF_INET)
+        return -1;
+    return ntohs(sa.sin_port);
+}
+
+/* Paho never sets TCP_NODELAY; the agents set it on their sockets (see
+ * agent/link.c), so do the same for this process's broker sockets. */
+static void set_nodelay(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int one = 1, n = 0;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && peer_port(fd) == dxh_broker_port(B.h) &&
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
+            n++;
+    }
+    closedir(d);
+    fprintf(stderr, "bench_tasks: TCP_NODELAY on %d broker sockets of this process\n", n);
+}
+
+/* ---- CPU of the processes ---------------------------------------------- */
+
+enum { P_BROKER, P_LEADER, P_F1, P_F2, P_BENCH, N_PROCS };
+static const char *const proc_names[N_PROCS] = {"broker", "leader", "follower1",
+                                                "follower2", "bench"};
+
+/* utime + stime of pid in clock ticks, or -1. */
+static double proc_cpu_ticks(int pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut, st;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                            &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st);
+}
+
+typedef struct cpu_snap {
+    double ticks[N_PROCS];
+    int64_t t_ns;
+} cpu_snap;
+
+static int proc_pid(int k)
+{
+    switch (k) {
+    case P_BROKER: return (int)dxh_proc_pid(dxh_broker_proc(B.h));
+    case P_LEADER: return (int)dxh_proc_pid(dxh_agent(B.h, LEADER));
+    case P_F1:     return (int)dxh_proc_pid(dxh_agent(B.h, 1));
+    case P_F2:     return (int)dxh_proc_pid(dxh_agent(B.h, 2));
+    default:       return (int)getpid();
+    }
+}
+
+static void cpu_take(cpu_snap *s, bool with_agents)
+{
+    for (int k = 0; k < N_PROCS; k++)
+        s->ticks[k] = (with_agents || k == P_BROKER || k == P_BENCH)
+                          ? proc_cpu_ticks(proc_pid(k)) : -1;
+    s->t_ns = dxh_now_ns();
+}
+
+/* Emits <phase>_cpu_<proc>_pct for each process measured. */
+static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b)
+{
+    double wall = (double)(b->t_ns - a->t_ns) / 1e9;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    char key[64];
+    fprintf(stderr, "bench_tasks: %s CPU over %.2f s:", phase, wall);
+    for (int k = 0; k < N_PROCS; k++) {
+        if (a->ticks[k] < 0 || b->ticks[k] < 0)
+            continue;
+        double v = (b->ticks[k] - a->ticks[k]) / hz / wall * 100.0;
+        v = round(v * 10) / 10;
+        snprintf(key, sizeof key, "%s_cpu_%s_pct", phase, proc_names[k]);
+        emit(key, v, "%", "info: % of one core", -1);
+        fprintf(stderr, " %s %.0f%%", proc_names[k], v);
+    }
+    fprintf(stderr, " (of %ld00%%)\n", sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* ---- $SYS ------------------------------------------------------------ */
+
+/* Waits for two fresh $SYS updates (the broker publishes every second),
+ * then returns the PUBLISH counters. */
+static void sys_read(long long *in, long long *out)
+{
+    int u0 = atomic_load(&B.sys_updates);
+    int64_t dl = dxh_now_ns() + 3000000000LL;
+    dxh_sleep_ms(1100);
+    while (atomic_load(&B.sys_updates) < u0 + 4 && dxh_now_ns() < dl)
+        dxh_sleep_ms(20);
+    *in = atomic_load(&B.sys_pub_in);
+    *out = atomic_load(&B.sys_pub_out);
+}
+
+/* ---- the cluster ----------------------------------------------------- */
+
+static bool cluster_ok(void)
+{
+    char *lp = dxh_obs_last_payload(B.obs, B.t_leader);
+    char *mp = dxh_obs_last_payload(B.obs, B.t_members);
+    static dx_msg_members view;
+    dx_msg_leader l;
+    dx_diag d;
+    bool ok = lp != NULL && mp != NULL &&
+              dx_msg_leader_decode(lp, strlen(lp), &l, &d) == 0 && l.leader == LEADER &&
+              dx_msg_members_decode(mp, strlen(mp), &view, &d) == 0 &&
+              view.leader == LEADER;
+    for (uint16_t id = 1; ok && id <= N_AGENTS; id++) {
+        bool on = false;
+        for (size_t i = 0; i < view.n; i++)
+            if (view.nodes[i].id == id && view.nodes[i].state == DX_VIEW_ONLINE)
+                on = true;
+        ok = on;
+    }
+    free(lp);
+    free(mp);
+    return ok;
+}
+
+static bool pred_heartbeat(const dxh_msg *m, void *ctx)
+{
+    dx_msg_heartbeat hb;
+    dx_diag d;
+    (void)ctx;
+    if (dx_msg_heartbeat_decode(m->payload, m->payload_len, &hb, &d) != 0)
+        return false;
+    B.workers = hb.workers;
+    return true;
+}
+
+static int cluster_up(void)
+{
+    static char ttl[16], hb[16];
+    static const char *args[] = {"--cluster", "bench", "--heartbeat-ms", hb,
+                                 "--task-ttl-s", ttl, "--log-level", "info", NULL};
+    char t_hb[DX_TOPIC_MAX + 1];
+    dx_diag d;
+    snprintf(hb, sizeof hb, "%d", HB_MS);
+    snprintf(ttl, sizeof ttl, "%d", TTL_S);
+    if (dx_topics_init(&B.topics, NULL, "bench", &d) != 0 ||
+        dx_topic_build(&B.topics, DX_T_TASK_SUBMIT, 0, NULL, B.t_submit, sizeof B.t_submit) != 0 ||
+        dx_topic_build(&B.topics, DX_T_LEADER, 0, NULL, B.t_leader, sizeof B.t_leader) != 0 ||
+        dx_topic_build(&B.topics, DX_T_MEMBERS, 0, NULL, B.t_members, sizeof B.t_members) != 0 ||
+        dx_topic_build(&B.topics, DX_T_NODE_HEARTBEAT, LEADER, NULL, t_hb, sizeof t_hb) != 0)
+        return fail("cannot build the topics");
+    snprintf(B.t_tasks, sizeof B.t_tasks, "%s/tasks/+", B.topics.root);
+    snprintf(B.prefix, sizeof B.prefix, "%s/tasks/", B.topics.root);
+    B.prefix_len = strlen(B.prefix);
+
+    B.obs = dxh_obs_new(B.h, NULL);
+    if (B.obs == NULL || dxh_obs_subscribe(B.obs, B.t_leader) != 0 ||
+        dxh_obs_subscribe(B.obs, B.t_members) != 0)
+        return fail("cannot start the observer");
+    if (dxh_agents_start(B.h, B.agent, N_AGENTS, args) != 0)
+        return fail("cannot start the agents");
+    int64_t dl = dxh_now_ns() + (int64_t)WAIT_MS * 1000000, since = 0;
+    for (;;) {
+        if (dxh_now_ns() > dl)
+            return fail("the cluster did not settle (leader 3, all online)");
+        if (!cluster_ok())
+            since = 0;
+        else if (since == 0)
+            since = dxh_now_ns();
+        else if (dxh_now_ns() - since >= 1000000000LL)
+            break;
+        dxh_sleep_ms(20);
+    }
+    /* The workers setting, from one heartbeat of the leader. */
+    dxh_obs *hbo = dxh_obs_new(B.h, NULL);
+    if (hbo == NULL || dxh_obs_subscribe(hbo, t_hb) != 0 ||
+        dxh_obs_wait_for(hbo, pred_heartbeat, NULL, 5000) == NULL)
+        return fail("no heartbeat from the leader");
+    dxh_obs_destroy(hbo);
+    fprintf(stderr, "bench_tasks: cluster up: 3 agents, root %s, heartbeat %d ms, "
+            "task ttl %d s, workers %u (default)\n", B.topics.root, HB_MS, TTL_S,
+            B.workers);
+    return 0;
+}
+
+/* ---- the phases ------------------------------------------------------ */
+
+static int bench_raw(double *rate)
+{
+    char payload[RAW_PAYLOAD + 1];
+    cpu_snap c0, c1;
+    B.raw_seen = calloc((size_t)B.n_raw, 1);
+    if (B.raw_seen == NULL || client_subscribe(B.sub, RAW_TOPIC) != 0)
+        return fail("raw: cannot subscribe");
+    fprintf(stderr, "bench_tasks: raw: %d QoS 1 messages of %d bytes\n", B.n_raw,
+            RAW_PAYLOAD);
+    long acked0 = atomic_load(&B.pub_acked);
+    cpu_take(&c0, false);
+    int64_t t0 = dxh_now_ns();
+    for (int i = 0; i < B.n_raw; i++) {
+        int n = snprintf(payload, sizeof payload, "{\"seq\":%09d,\"pad\":\"", i);
+        memset(payload + n, 'x', (size_t)(RAW_PAYLOAD - n - 2));
+        memcpy(payload + RAW_PAYLOAD - 2, "\"}", 2);
+        if (publish(RAW_TOPIC, payload, RAW_PAYLOAD) != 0)
+            return fail("raw: publish failed");
+    }
+    int64_t t_sent = dxh_now_ns(), t_acked = 0;
+    int64_t dl = t0 + 120 * 1000000000LL;
+    while (atomic_load_explicit(&B.raw_unique, memory_order_acquire) < B.n_raw &&
+           dxh_now_ns() < dl) {
+        if (t_acked == 0 && atomic_load(&B.pub_acked) - acked0 >= B.n_raw)
+            t_acked = dxh_now_ns();
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    int64_t t1 = dxh_now_ns();
+    cpu_take(&c1, false);
+    if (atomic_load(&B.raw_unique) < B.n_raw) {
+        fprintf(stderr, "bench_tasks: raw: only %d of %d arrived (broker dropped "
+                "some? see broker.log)\n", atomic_load(&B.raw_unique), B.n_raw);
+        return fail("raw: not every message arrived");
+    }
+    double s = (double)(t1 - t0) / 1e9;
+    *rate = round((double)B.n_raw / s);
+    fprintf(stderr, "bench_tasks: raw: %d in %.3f s (handed to Paho in %.3f s, all "
+            "PUBACKed %s); %ld deliveries for %d messages\n", B.n_raw, s,
+            (double)(t_sent - t0) / 1e9, t_acked ? "before the last arrived" : "at the end",
+            atomic_load(&B.raw_total), B.n_raw);
+    emit("raw_qos1_msgs_per_s", *rate, "/s", "floor (baseline)", -1);
+    emit("raw_msgs", B.n_raw, "", "100 B, QoS 1 in and out", -1);
+    cpu_emit("raw", &c0, &c1);
+    return 0;
+}
+
+static int track_init(track *t, int n)
+{
+    t->n = n;
+    t->t_pub = calloc((size_t)n, sizeof *t->t_pub);
+    t->t_run = calloc((size_t)n, sizeof *t->t_run);
+    t->t_done = calloc((size_t)n, sizeof *t->t_done);
+    return t->t_pub && t->t_run && t->t_done ? 0 : -1;
+}
+
+static int submission(char *buf, size_t cap, int run, int i)
+{
+    return snprintf(buf, cap, "{\"v\":1,\"id\":\"b-%d-%d\",\"kind\":\"noop\"}", run, i);
+}
+
+/* Waits until every task of run t is done (or timeout_ms), printing
+ * progress every 5 s.  Returns the time of the last done record. */
+static int64_t wait_done(track *t, const char *what, int timeout_ms)
+{
+    int64_t start = dxh_now_ns(), dl = start + (int64_t)timeout_ms * 1000000;
+    int64_t next = start + 5000000000LL;
+    while (atomic_load_explicit(&t->n_done, memory_order_acquire) < t->n &&
+           dxh_now_ns() < dl) {
+        if (dxh_now_ns() >= next) {
+            fprintf(stderr, "bench_tasks: %s: %d of %d done, %ld records\n", what,
+                    atomic_load(&t->n_done), t->n, atomic_load(&t->n_records));
+            next += 5000000000LL;
+        }
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&t->n_done) < t->n)
+        return 0;
+    int64_t last = 0;
+    for (int i = 0; i < t->n; i++)
+        if (t->t_done[i] > last)
+            last = t->t_done[i];
+    return last;
+}
+
+/* Waits until sub has seen no task record for quiet_ms. */
+static void wait_quiet(int quiet_ms)
+{
+    long last = -1;
+    int64_t since = dxh_now_ns(), dl = since + 60000000000LL;
+    while (dxh_now_ns() < dl) {
+        long n = atomic_load(&B.runs[RUN_TPUT].n_records) +
+                 atomic_load(&B.runs[RUN_LAT].n_records) +
+                 atomic_load(&B.runs[RUN_TPUT].n_cleared) + atomic_load(&B.submits_seen);
+        if (n != last) {
+            last = n;
+            since = dxh_now_ns();
+        } else if (dxh_now_ns() - since >= (int64_t)quiet_ms * 1000000) {
+            return;
+        }
+        dxh_sleep_ms(10);
+    }
+}
+
+static int bench_tput(double raw)
+{
+    track *t = &B.runs[RUN_TPUT];
+    char buf[128], target[96];
+    cpu_snap c0, c1;
+    long long in0, out0, in1, out1;
+
+    fprintf(stderr, "bench_tasks: throughput: %d noop tasks as fast as possible\n",
+            t->n);
+    sys_read(&in0, &out0);
+    long acked0 = atomic_load(&B.pub_acked);
+    cpu_take(&c0, true);
+    int64_t t0 = dxh_now_ns();
+    for (int i = 0; i < t->n; i++) {
+        int n = submission(buf, sizeof buf, RUN_TPUT, i);
+        t->t_pub[i] = dxh_now_ns();
+        if (publish(B.t_submit, buf, n) != 0)
+            return fail("throughput: publish failed");
+    }
+    int64_t t_sent = dxh_now_ns();
+    int64_t last = wait_done(t, "throughput", 180000);
+    cpu_take(&c1, true);
+    if (last == 0) {
+        fprintf(stderr, "bench_tasks: throughput: %d of %d done after 180 s\n",
+                atomic_load(&t->n_done), t->n);
+        return fail("throughput: not every task was done");
+    }
+    long acked = atomic_load(&B.pub_acked) - acked0;
+    double s = (double)(last - t0) / 1e9;
+    double tps = round((double)t->n / s);
+    wait_quiet(1000);
+    sys_read(&in1, &out1);
+
+    snprintf(target, sizeof target, ">= 5000 and >= raw / 2 = %.0f", raw / 2);
+    emit("tasks_per_s", tps, "/s", target, tps >= 5000 && tps >= raw / 2);
+    emit("tasks_n", t->n, "", "noop, QoS 1, no reply_to", -1);
+    emit("tasks_wall_s", round(s * 1000) / 1000, "s", "first submit to last done", -1);
+    emit("tasks_submitted_in_s", round((double)(t_sent - t0) / 1e6) / 1000, "s",
+         "info: handed to Paho", -1);
+    emit("tasks_record_msgs_per_task",
+         round((double)atomic_load(&t->n_records) / t->n * 100) / 100, "",
+         "info: non-empty records at sub", -1);
+    emit("tasks_broker_pub_in_per_task", round((double)(in1 - in0) / t->n * 100) / 100,
+         "", "info: broker PUBLISH in ($SYS)", -1);
+    emit("tasks_broker_pub_out_per_task", round((double)(out1 - out0) / t->n * 100) / 100,
+         "", "info: broker PUBLISH out ($SYS)", -1);
+    cpu_emit("tasks", &c0, &c1);
+    fprintf(stderr, "bench_tasks: throughput: %d done in %.3f s (%ld PUBACKs, handed "
+            "to Paho in %.3f s); %ld records, %ld cleared, %ld unexpected states, "
+            "%ld submit copies at sub; broker PUBLISH in %lld out %lld "
+            "(incl. phase tail and heartbeats)\n",
+            t->n, s, acked, (double)(t_sent - t0) / 1e9, atomic_load(&t->n_records),
+            atomic_load(&t->n_cleared), atomic_load(&t->n_failed),
+            atomic_load(&B.submits_seen), in1 - in0, out1 - out0);
+    return 0;
+}
+
+static int bench_latency(void)
+{
+    track *t = &B.runs[RUN_LAT];
+    char buf[128], target[96];
+    cpu_snap c0, c1;
+    const int64_t period = 1000000000LL / B.rate;
+    long cleared0 = atomic_load(&B.runs[RUN_TPUT].n_cleared);
+    int late = 0;
+
+    fprintf(stderr, "bench_tasks: latency: %d noop tasks at %d/s\n", t->n, B.rate);
+    cpu_take(&c0, true);
+    int64_t t0 = dxh_now_ns();
+    for (int i = 0; i < t->n; i++) {
+        int64_t due = t0 + (int64_t)i * period;
+        struct timespec ts = {(time_t)(due / 1000000000LL), (long)(due % 1000000000LL)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        int n = submission(buf, sizeof buf, RUN_LAT, i);
+        t->t_pub[i] = dxh_now_ns();
+        if (t->t_pub[i] - due > 1000000)
+            late++;
+        if (publish(B.t_submit, buf, n) != 0)
+            return fail("latency: publish failed");
+    }
+    int64_t t_end = dxh_now_ns();
+    cpu_take(&c1, true);
+    if (wait_done(t, "latency", 60000) == 0) {
+        fprintf(stderr, "bench_tasks: latency: %d of %d done after 60 s\n",
+                atomic_load(&t->n_done), t->n);
+        return fail("latency: not every task was done");
+    }
+    double *run = malloc((size_t)t->n * sizeof *run);
+    double *done = malloc((size_t)t->n * sizeof *done);
+    if (run == NULL || done == NULL)
+        return fail("out of memory");
+    for (int i = 0; i < t->n; i++) {
+        run[i] = (double)(t->t_run[i] - t->t_pub[i]) / 1e6;
+        done[i] = (double)(t->t_done[i] - t->t_pub[i]) / 1e6;
+    }
+    double rate = round((double)t->n / ((double)(t_end - t0) / 1e9));
+    double p50 = pct(run, t->n, 0.50), p99 = pct(run, t->n, 0.99);
+    double mx = run[t->n - 1];
+    snprintf(target, sizeof target, "info: at %d tasks/s", B.rate);
+    emit("task_latency_ms_p50", round(p50 * 100) / 100, "ms", target, -1);
+    snprintf(target, sizeof target, "p99 < 10 ms at %d tasks/s", B.rate);
+    emit("task_latency_ms_p99", round(p99 * 100) / 100, "ms", target, p99 < 10);
+    emit("task_latency_ms_max", round(mx * 100) / 100, "ms", "info", -1);
+    emit("task_done_latency_ms_p50", round(pct(done, t->n, 0.50) * 100) / 100, "ms",
+         "info: submit to done record", -1);
+    emit("task_done_latency_ms_p99", round(pct(done, t->n, 0.99) * 100) / 100, "ms",
+         "info: submit to done record", -1);
+    emit("latency_rate_per_s", rate, "/s", "info: achieved submission rate", -1);
+    emit("latency_tasks_n", t->n, "", "info", -1);
+    cpu_emit("latency", &c0, &c1);
+    fprintf(stderr, "bench_tasks: latency: %d tasks in %.3f s (%d published > 1 ms "
+            "late), %.2f records per task, %ld records of the throughput run "
+            "cleared meanwhile\n", t->n, (double)(t_end - t0) / 1e9, late,
+            (double)atomic_load(&t->n_records) / t->n,
+            atomic_load(&B.runs[RUN_TPUT].n_cleared) - cleared0);
+    free(run);
+    free(done);
+    return 0;
+}
+
+/* Counts log lines of the leader and the broker that hint at loss. */
+static void scan_logs(void)
+{
+    static const char *const needles[] = {"dropped", "overflow", "WARN", "ERROR",
+                                          "rejected"};
+    for (int k = 0; k <= N_AGENTS; k++) {
+        char path[512];
+        if (k == 0)
+            dxh_path(B.h, path, sizeof path, "broker.log");
+        else
+            snprintf(path, sizeof path, "%s", dxh_proc_log(dxh_agent(B.h, k)));
+        FILE *f = fopen(path, "r");
+        char line[1024];
+        int counts[5] = {0};
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof line, f) != NULL)
+            for (int j = 0; j < 5; j++)
+                if (strstr(line, needles[j]) != NULL)
+                    counts[j]++;
+        fclose(f);
+        fprintf(stderr, "bench_tasks: %s log: %d dropped, %d overflow, %d WARN, "
+                "%d ERROR, %d rejected\n", k == 0 ? "broker" : k == LEADER ? "leader" : "follower",
+                counts[0], counts[1], counts[2], counts[3], counts[4]);
+    }
+}
+
+/* The broker template: dev.conf plus "sys_interval 1". */
+static int write_conf(char *path, size_t cap)
+{
+    const char *src = getenv("DX_BROKER_CONF");
+    if (src == NULL)
+        src = DX_BENCH_BROKER_CONF;
+    if (dxh_path(B.h, path, cap, "bench-template.conf") != 0)
+        return -1;
+    FILE *in = fopen(src, "r"), *out = fopen(path, "w");
+    char line[1024];
+    if (in == NULL || out == NULL) {
+        if (in)
+            fclose(in);
+        if (out)
+            fclose(out);
+        return -1;
+    }
+    while (fgets(line, sizeof line, in) != NULL)
+        fputs(line, out);
+    fputs("\n# bench_tasks: $SYS counters every second\nsys_interval 1\n", out);
+    fclose(in);
+    return fclose(out) == 0 ? 0 : -1;
+}
+
+static int run(void)
+{
+    char conf[512], cid[64];
+    double raw = 0;
+    B.h = dxh_create("bench-tasks");
+    if (B.h == NULL || write_conf(conf, sizeof conf) != 0 ||
+        dxh_broker_start(B.h, conf) != 0)
+        return fail("cannot start the broker");
+    snprintf(cid, sizeof cid, "bench-pub-%d", (int)getpid());
+    static char pub_id[64], sub_id[64];
+    snprintf(pub_id, sizeof pub_id, "%s", cid);
+    snprintf(sub_id, sizeof sub_id, "bench-sub-%d", (int)getpid());
+    if (client_connect(&B.pub, pub_id, false) != 0 ||
+        client_connect(&B.sub, sub_id, true) != 0)
+        return fail("cannot connect the measuring clients");
+    set_nodelay();
+    if (client_subscribe(B.sub, "$SYS/broker/publish/messages/+") != 0)
+        return fail("cannot subscribe to $SYS");
+    if (bench_raw(&raw) != 0 || cluster_up() != 0)
+        return -1;
+    emit("heartbeat_ms", HB_MS, "ms", "info: agent setting", -1);
+    emit("workers", B.workers, "", "info: per agent (default)", -1);
+    emit("task_ttl_s", TTL_S, "s", "info: agent setting", -1);
+    if (track_init(&B.runs[RUN_TPUT], B.n_tasks) != 0 ||
+        track_init(&B.runs[RUN_LAT], B.rate * B.rate_s) != 0)
+        return fail("out of memory");
+    if (client_subscribe(B.sub, B.t_tasks) != 0)
+        return fail("cannot subscribe to the task records");
+    if (bench_tput(raw) != 0)
+        return -1;
+    if (bench_latency() != 0)
+        return -1;
+    scan_logs();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    B.agent = getenv("DX_AGENT");
+    B.n_tasks = 20000;
+    B.n_raw = 50000;
+    B.rate = 1000;
+    B.rate_s = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--quick") == 0) {
+            B.n_tasks = 5000;
+            B.n_raw = 10000;
+            B.rate_s = 2;
+            continue;
+        }
+        if (v != NULL && strcmp(argv[i], "--agent") == 0)
+            B.agent = v;
+        else if (v != NULL && strcmp(argv[i], "--tasks") == 0)
+            B.n_tasks = atoi(v);
+        else if (v != NULL && strcmp(argv[i], "--raw") == 0)
+            B.n_raw = atoi(v);
+        else if (v != NULL && strcmp(argv[i], "--rate") == 0)
+            B.rate = atoi(v);
+        else if (v != NULL && strcmp(argv[i], "--rate-s") == 0)
+            B.rate_s = atoi(v);
+        else {
+            fprintf(stderr, "usage: bench_tasks --agent PATH [--tasks N] [--raw N] "
+                            "[--rate R] [--rate-s S] [--quick]\n");
+            return 2;
+        }
+        i++;
+    }
+    if (B.agent == NULL || access(B.agent, X_OK) != 0 || B.n_tasks < 1 ||
+        B.n_tasks > 60000 || B.n_raw < 1 || B.n_raw > 999999999 || B.rate < 1 ||
+        B.rate > 100000 || B.rate_s < 1 || (long)B.rate * B.rate_s > 60000) {
+        fprintf(stderr, "bench_tasks: need an executable --agent, 1..60000 tasks, "
+                        "a rate x seconds of at most 60000 tasks\n");
+        return 2;
+    }
+    setenv("DXH_WATCHDOG_S", "1800", 0);
+    int rc = run();
+    client_close(&B.pub);
+    client_close(&B.sub);
+    if (rc == 0 && B.h != NULL)
+        dxh_pass(B.h);
+    dxh_destroy(B.h);
+    return rc == 0 ? 0 : 1;
+}
