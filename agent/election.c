@@ -173,9 +173,14 @@ void dx_elect_on_message(dx_election *e, const dx_members *ms,
 
     switch (msg->type) {
     case DX_ELECT_ELECTION:
-        if (msg->from > e->self || !e->ready)
+        if (msg->from > e->self)
             return;
+        /* Answer even while settling: a live higher node must stop a lower
+         * candidate, or both could lead in the same term.  Our own
+         * election follows when settling ends. */
         send(e, fx, DX_ELECT_ANSWER, msg->from);
+        if (!e->ready)
+            return;
         if (e->role == DX_ROLE_LEADER)
             send(e, fx, DX_ELECT_COORDINATOR, 0);
         else if (e->role == DX_ROLE_FOLLOWER)

@@ -186,28 +186,70 @@ static int peer_port(int fd)
 }
 
 /*
+ * Which socket is whose.  Paho does not expose its sockets, but abort must
+ * shut exactly this link's one (an agent holds a maintenance link to the
+ * same broker while it simulates a crash).  When a link connects, the TCP
+ * sockets to the broker's port that no other connected link has claimed
+ * are its own.  Process-wide by nature, like the descriptor table itself.
+ */
+#define CLAIMS_MAX 16
+static struct { const void *owner; int fd; } claims[CLAIMS_MAX];
+static pthread_mutex_t claims_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void unclaim(const void *owner)
+{
+    pthread_mutex_lock(&claims_mu);
+    for (int i = 0; i < CLAIMS_MAX; i++)
+        if (claims[i].owner == owner)
+            claims[i].owner = NULL;
+    pthread_mutex_unlock(&claims_mu);
+}
+
+static bool claimed_by_other(const void *owner, int fd)
+{
+    for (int i = 0; i < CLAIMS_MAX; i++)
+        if (claims[i].owner != NULL && claims[i].owner != owner &&
+            claims[i].fd == fd)
+            return true;
+    return false;
+}
+
+static void claim(const void *owner, int fd)
+{
+    for (int i = 0; i < CLAIMS_MAX; i++)
+        if (claims[i].owner == NULL) {
+            claims[i].owner = owner;
+            claims[i].fd = fd;
+            return;
+        }
+}
+
+/*
  * Paho never sets TCP_NODELAY, so Nagle's algorithm holds a small publish
  * (an event, a coordinator message) until the broker's delayed ACK, about
  * 40 ms later: most of a failover.  Paho does not expose its socket, so
  * find this process's TCP sockets to the broker's port and set it there
  * (setting it twice is harmless).
  */
-static void set_nodelay(int port)
+static void claim_socket(const void *owner, int port)
 {
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
     int one = 1;
     if (d == NULL)
         return;
+    unclaim(owner);
+    pthread_mutex_lock(&claims_mu);
     while ((e = readdir(d)) != NULL) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || fd < 0 || fd == dirfd(d))
+        if (*end != '\0' || fd < 0 || fd == dirfd(d) ||
+            peer_port((int)fd) != port || claimed_by_other(owner, (int)fd))
             continue;
-        if (peer_port((int)fd) == port)
-            (void)setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                             sizeof one);
+        (void)setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        claim(owner, (int)fd);
     }
+    pthread_mutex_unlock(&claims_mu);
     closedir(d);
 }
 
@@ -218,7 +260,7 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
     (void)resp;
     if (h != l->cur)
         return;
-    set_nodelay(l->port);
+    claim_socket(l, l->port);
     set_attempt(l, 1, true, 0, NULL);
     if (l->cb.on_status)
         l->cb.on_status(l->cb.ctx, DX_LINK_CONNECTED, 0, "");
@@ -270,6 +312,7 @@ static void on_lost(void *ctx, char *cause)
     dx_link *l = h->l;
     if (h != l->cur)
         return;
+    unclaim(l);
     pthread_mutex_lock(&l->mu);
     l->connected = false;
     pthread_cond_broadcast(&l->cv);
@@ -371,6 +414,7 @@ void dx_link_destroy(dx_link **lp)
     dx_link *l = *lp;
     if (l == NULL)
         return;
+    unclaim(l);
     if (l->cur != NULL) {
         paho.destroy(&l->cur->client);
         free(l->cur);
@@ -429,6 +473,8 @@ int dx_link_connect(dx_link *l, const char *will_topic,
     co.keepAliveInterval = l->opts.keepalive_s > 0 ? l->opts.keepalive_s : 10;
     co.cleansession = 1;
     co.automaticReconnect = 0;
+    /* 3.1.1 only: Paho's default would fall back to 3.1 on its own. */
+    co.MQTTVersion = MQTTVERSION_3_1_1;
     co.connectTimeout = l->opts.connect_timeout_s > 0
                             ? l->opts.connect_timeout_s : 5;
     co.maxInflight = l->opts.max_inflight > 0 ? l->opts.max_inflight : 1000;
@@ -603,26 +649,16 @@ int dx_link_disconnect(dx_link *l, int timeout_ms)
 
 int dx_link_abort(dx_link *l)
 {
-    /* Paho does not expose its socket, and closing it through Paho sends
-     * DISCONNECT.  So find the process's TCP sockets to the broker's port
-     * and shut them down: the broker sees the connection drop and fires
-     * the will, exactly as for a crash.  The agent has one such socket
-     * while it is connected. */
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
+    /* Closing the socket through Paho would send DISCONNECT; shutting down
+     * the socket under it makes the broker see the connection drop and
+     * fire the will, exactly as for a crash. */
     int hits = 0;
-
-    if (d == NULL)
-        return DX_EIO;
-    while ((e = readdir(d)) != NULL) {
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || fd < 0 || fd == dirfd(d))
-            continue;
-        if (peer_port((int)fd) == l->port && shutdown((int)fd, SHUT_RDWR) == 0)
+    pthread_mutex_lock(&claims_mu);
+    for (int i = 0; i < CLAIMS_MAX; i++)
+        if (claims[i].owner == l && peer_port(claims[i].fd) == l->port &&
+            shutdown(claims[i].fd, SHUT_RDWR) == 0)
             hits++;
-    }
-    closedir(d);
+    pthread_mutex_unlock(&claims_mu);
     return hits > 0 ? 0 : DX_ENOTFOUND;
 }
 

@@ -94,6 +94,8 @@ struct agent {
     int64_t reconnect_at;
     int64_t backoff_ms;
     bool failed, hung, stopping;
+    bool fail_pending;               /* maintenance link connecting */
+    int64_t fail_for_ms;
     int64_t fail_until, hang_until;   /* 0 = until recover */
     ev *backlog, *backlog_tail;       /* held while hung */
     size_t backlog_n;
@@ -403,12 +405,11 @@ static void subscribe_all(agent *a)
 
 /* ---- the failure simulation ---- */
 
-static void start_fail(agent *a, uint32_t for_ms, int64_t now)
+/* Drops the main connection without DISCONNECT: the simulated crash. */
+static void drop_main(agent *a, int64_t now)
 {
-    char cid[96];
-
-    if (a->failed)
-        return;
+    int64_t for_ms = a->fail_for_ms;
+    a->fail_pending = false;
     /* Let the command's reply leave before the connection drops. */
     (void)dx_link_flush(a->link, 500);
     if (dx_link_abort(a->link) != 0) {
@@ -421,17 +422,43 @@ static void start_fail(agent *a, uint32_t for_ms, int64_t now)
     dx_core_on_disconnected(a->core, now);
     logmsg(a, DX_LOG_WARN, "simulating a crash: connection dropped without "
            "DISCONNECT%s", for_ms ? "" : " until recover");
+}
 
+/*
+ * A simulated crash in two steps: first a maintenance connection (no will,
+ * no birth, no heartbeats) subscribes to this node's command topic, so a
+ * "recover" sent at any time reaches the node; only when it is up does the
+ * main connection drop.  A recover before that cancels the crash.
+ */
+static void start_fail(agent *a, uint32_t for_ms, int64_t now)
+{
+    char cid[96];
+
+    if (a->failed || a->fail_pending)
+        return;
+    a->fail_for_ms = for_ms;
     snprintf(cid, sizeof cid, "dx-maint-%s-%u-%ld", a->o.cluster, a->o.id,
              (long)getpid());
     if (make_link(a, &a->maint, cid, &a->maint_ctx) != 0 ||
-        dx_link_connect(a->maint, NULL, NULL, 0, 0, false) != 0)
+        dx_link_connect(a->maint, NULL, NULL, 0, 0, false) != 0) {
         logmsg(a, DX_LOG_WARN, "maintenance connection failed: only the "
                "timer can end this failure");
+        if (a->maint != NULL)
+            dx_link_destroy(&a->maint);
+        drop_main(a, now);
+        return;
+    }
+    a->fail_pending = true;
 }
 
 static void end_fail(agent *a, int64_t now)
 {
+    if (a->fail_pending) {                 /* the crash never happened */
+        a->fail_pending = false;
+        dx_link_destroy(&a->maint);
+        logmsg(a, DX_LOG_INFO, "simulated crash cancelled by recover");
+        return;
+    }
     if (!a->failed)
         return;
     if (a->maint != NULL) {
@@ -581,6 +608,8 @@ static bool handle(agent *a, ev *e, int64_t now)
             const char *sub = a->cmd_topic;
             if (a->maint != NULL)
                 (void)dx_link_subscribe(a->maint, &sub, 1, 1);
+            if (a->fail_pending)
+                drop_main(a, now);   /* SUBSCRIBE is on its way first */
             break;
         }
         a->cstate = C_UP;
@@ -589,6 +618,13 @@ static bool handle(agent *a, ev *e, int64_t now)
         dx_core_on_connected(a->core, a->epoch, now, wall_ms());
         break;
     case EV_CONNECT_FAILED:
+        if (e->src == SRC_MAINT && a->fail_pending) {
+            logmsg(a, DX_LOG_WARN, "maintenance connection failed: only the "
+                   "timer can end this failure");
+            dx_link_destroy(&a->maint);
+            drop_main(a, now);
+            break;
+        }
         if (e->src == SRC_MAINT || a->failed)
             break;
         if (e->code == 4 || e->code == 5) {
@@ -981,13 +1017,14 @@ int dx_agent_run(const dx_agent_opts *o)
         return rc;
     }
     pthread_create(&sig_tid, NULL, signal_thread, a);
-    pthread_detach(sig_tid);
     logmsg(a, DX_LOG_INFO, "distribux-agent %s starting: node %u (%s), "
            "broker %s, root %s, heartbeat %" PRId64 " ms, timeout %" PRId64
            " ms", DX_VERSION, o->id, o->name, o->broker,
            a->core->cfg.topics.root, o->heartbeat_ms, o->timeout_ms);
 
     if ((rc = join(a)) >= 0) {
+        pthread_cancel(sig_tid);
+        pthread_join(sig_tid, NULL);
         teardown(a);
         free(a);
         return rc;
@@ -1044,6 +1081,10 @@ int dx_agent_run(const dx_agent_opts *o)
         }
     }
     rc = a->exit_code;
+    /* sigwait is a cancellation point: stop the signal thread before the
+     * agent it queues into is freed (a second Ctrl-C must find nothing). */
+    pthread_cancel(sig_tid);
+    pthread_join(sig_tid, NULL);
     teardown(a);
     free(a);
     return rc;

@@ -51,9 +51,11 @@
  * directory and prints the logs), 2 for bad arguments.
  *
  *   bench_tasks --agent PATH [--tasks N] [--raw N] [--rate R] [--rate-s S]
- *               [--quick]
+ *               [--hold-s S] [--quick]
  *
  * --quick: 5,000 tasks, 10,000 raw messages, 2 s of paced submissions.
+ * --hold-s: once the cluster is up, print the pids and wait S seconds, so
+ * perf or strace can be attached before the task phases.
  * Take figures from a build without sanitizers:
  *   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel
  */
@@ -136,6 +138,7 @@ typedef struct track {
 typedef struct bench {
     const char *agent;
     int n_tasks, n_raw, rate, rate_s;
+    int hold_s;                        /* pause before the task phases */
     dxh *h;
     dxh_obs *obs;
     dx_topics topics;
@@ -510,8 +513,8 @@ static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b)
 {
     double wall = (double)(b->t_ns - a->t_ns) / 1e9;
     double hz = (double)sysconf(_SC_CLK_TCK);
-    char key[64];
-    fprintf(stderr, "bench_tasks: %s CPU over %.2f s:", phase, wall);
+    char key[64], line[256] = "";
+    size_t n = 0;
     for (int k = 0; k < N_PROCS; k++) {
         if (a->ticks[k] < 0 || b->ticks[k] < 0)
             continue;
@@ -519,9 +522,12 @@ static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b)
         v = round(v * 10) / 10;
         snprintf(key, sizeof key, "%s_cpu_%s_pct", phase, proc_names[k]);
         emit(key, v, "%", "info: % of one core", -1);
-        fprintf(stderr, " %s %.0f%%", proc_names[k], v);
+        int w = snprintf(line + n, sizeof line - n, " %s %.0f%%", proc_names[k], v);
+        if (w > 0 && (size_t)w < sizeof line - n)
+            n += (size_t)w;
     }
-    fprintf(stderr, " (of %ld00%%)\n", sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(stderr, "bench_tasks: %s CPU over %.2f s:%s (of %ld00%%)\n", phase, wall,
+            line, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* ---- $SYS ------------------------------------------------------------ */
@@ -619,8 +625,14 @@ static int cluster_up(void)
         return fail("no heartbeat from the leader");
     dxh_obs_destroy(hbo);
     fprintf(stderr, "bench_tasks: cluster up: 3 agents, root %s, heartbeat %d ms, "
-            "task ttl %d s, workers %u (default)\n", B.topics.root, HB_MS, TTL_S,
-            B.workers);
+            "task ttl %d s, workers %u (default); pids: broker %d, leader %d, "
+            "followers %d %d, bench %d\n", B.topics.root, HB_MS, TTL_S, B.workers,
+            proc_pid(P_BROKER), proc_pid(P_LEADER), proc_pid(P_F1), proc_pid(P_F2),
+            proc_pid(P_BENCH));
+    if (B.hold_s > 0) {
+        fprintf(stderr, "bench_tasks: holding %d s (--hold-s)\n", B.hold_s);
+        dxh_sleep_ms(B.hold_s * 1000);
+    }
     return 0;
 }
 
@@ -964,9 +976,11 @@ int main(int argc, char **argv)
             B.rate = atoi(v);
         else if (v != NULL && strcmp(argv[i], "--rate-s") == 0)
             B.rate_s = atoi(v);
+        else if (v != NULL && strcmp(argv[i], "--hold-s") == 0)
+            B.hold_s = atoi(v);
         else {
             fprintf(stderr, "usage: bench_tasks --agent PATH [--tasks N] [--raw N] "
-                            "[--rate R] [--rate-s S] [--quick]\n");
+                            "[--rate R] [--rate-s S] [--hold-s S] [--quick]\n");
             return 2;
         }
         i++;

@@ -31,9 +31,11 @@ static void test_startup_one_leader_per_term(void **state)
         uint64_t term = it_cluster(t, 3);
         printf("    round %d: node 3 leads in term %" PRIu64 "\n", r, term);
         it_assert_terms(t, 0, NULL);
+        /* One SIGTERM each: a second one is test_repeated_sigterm's case
+         * (test_membership_it.c), not this test's. */
         for (int id = 1; id <= 3; id++)
             (void)dxh_proc_signal(dxh_agent(t->h, id), SIGTERM);
-        for (int id = 1; id <= 3; id++) /* one SIGTERM each, see above */
+        for (int id = 1; id <= 3; id++)
             assert_int_equal(dxh_proc_wait(dxh_agent(t->h, id), 5000, NULL), 0);
     }
     dxh_pass(t->h);
@@ -82,7 +84,7 @@ static void test_leader_killed(void **state)
 {
     it *t = *state;
     uint64_t t1 = it_cluster(t, 3), t2 = 0;
-    uint64_t start = dxh_obs_mark(t->obs), mark = start;
+    uint64_t mark = dxh_obs_mark(t->obs);
     int64_t t0 = dxh_now_ns();
     it_signal(t, 3, SIGKILL);
     const dxh_msg *m = it_expect_leader(t, mark, 2, t1 + 1, &t2, IT_WAIT_MS);
@@ -93,7 +95,7 @@ static void test_leader_killed(void **state)
     assert_int_equal(it_expect_follow(t, mark, "12", 2, t2, IT_WAIT_MS), t2);
     (void)it_expect_view(t, mark, 2, "1=online 2=online 3=failed:will",
                          IT_WAIT_MS);
-    it_assert_terms(t, start, NULL);
+    it_assert_terms(t, mark, NULL);
     dxh_pass(t->h);
 }
 
@@ -176,7 +178,7 @@ static void test_broker_restart(void **state)
     it *t = *state;
     uint64_t t1 = it_cluster(t, 3);
     uint64_t e[4] = {0, it_epoch(t, 1), it_epoch(t, 2), it_epoch(t, 3)};
-    uint64_t start = dxh_obs_mark(t->obs), mark = start;
+    uint64_t mark = dxh_obs_mark(t->obs);
     int64_t t0 = dxh_now_ns();
     assert_int_equal(dxh_broker_kill(t->h), 0);
     assert_int_equal(dxh_broker_restart(t->h), 0);
@@ -189,7 +191,7 @@ static void test_broker_restart(void **state)
     uint64_t tf = it_expect_follow(t, mark, "123", 3, t1, IT_WAIT_MS);
     expect_retained_leader(t, 3, tf);
     it_terms tl;
-    it_assert_terms(t, start, &tl);
+    it_assert_terms(t, mark, &tl);
     printf("    broker restart: view back %.0f ms after the kill; term %"
            PRIu64 " -> %" PRIu64 ", %zu new term(s)\n",
            it_ms_since(t0, v->t_ns), t1, tf, new_terms(&tl, t1));

@@ -41,8 +41,13 @@
 #endif
 
 #define IT_FN static __attribute__((unused))
-#define IT_HB_MS 100
-#define IT_TIMEOUT_MS 500
+#define IT_HB_MS 100     /* agents' --heartbeat-ms */
+#define IT_TIMEOUT_MS 500 /* agents' --timeout-ms */
+#define IT_STR_(x) #x
+#define IT_STR(x) IT_STR_(x)
+/* The short timings every test agent runs with. */
+#define IT_TIMINGS "--heartbeat-ms", IT_STR(IT_HB_MS), "--timeout-ms", \
+                   IT_STR(IT_TIMEOUT_MS)
 /* A condition's deadline: generous, for ASan agents on a shared 2-core
  * machine; a passing run waits for the condition, not for this. */
 #define IT_WAIT_MS 10000
@@ -115,8 +120,7 @@ IT_FN int it_setup(void **state)
  * `more` options after them (NULL: none). */
 IT_FN dxh_proc *it_agent(it *t, int id, const char *const more[])
 {
-    const char *argv[32] = {"--heartbeat-ms", "100", "--timeout-ms", "500",
-                            "--cluster", t->cluster};
+    const char *argv[32] = {IT_TIMINGS, "--cluster", t->cluster};
     size_t n = 6;
     for (size_t i = 0; more != NULL && more[i] != NULL && n < 31; i++)
         argv[n++] = more[i];
@@ -831,8 +835,7 @@ static void test_duplicate_id(void **state)
     uint64_t epoch2 = it_epoch(t, 2);
     char dir[512];
     assert_int_equal(dxh_path(t->h, dir, sizeof dir, "dup2"), 0);
-    const char *more[] = {"--heartbeat-ms", "100", "--timeout-ms", "500",
-                          "--data-dir", dir, NULL};
+    const char *more[] = {IT_TIMINGS, "--data-dir", dir, NULL};
     char **argv = dxh_agent_argv(t->h, NULL, 2, more);
     assert_non_null(argv);
     uint64_t mark = dxh_obs_mark(t->obs);

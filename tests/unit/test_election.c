@@ -632,13 +632,18 @@ static void test_election_makes_follower_run(void **state)
     assert_int_equal(x->e.role, DX_ROLE_CANDIDATE);
 }
 
-static void test_election_ignored_while_settling(void **state)
+/* A settling node answers a lower candidate (so two nodes cannot both
+ * lead one term at start-up) but runs no election of its own yet. */
+static void test_election_answered_while_settling(void **state)
 {
     ctx *x = *state;
 
     start(x, 3, NODES(1, 2, 3));
     msg(x, DX_ELECT_ELECTION, 1, 0, 0);
-    assert_true(fx_empty(&x->fx));
+    assert_int_equal(x->fx.n_send, 1);
+    expect_sent(x, 0, DX_ELECT_ANSWER, 1, 0);
+    assert_int_equal(x->e.role, DX_ROLE_FOLLOWER);
+    assert_false(x->fx.election_started);
 }
 
 /* ---- idempotence ---- */
@@ -838,7 +843,7 @@ int main(void)
         T(test_hint_fences_a_stale_leader),
         T(test_election_from_lower_node),
         T(test_election_makes_follower_run),
-        T(test_election_ignored_while_settling),
+        T(test_election_answered_while_settling),
         T(test_duplicates_are_harmless),
         T(test_terms_never_decrease),
         T(test_role_names),
