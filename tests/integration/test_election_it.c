@@ -26,7 +26,7 @@ static void test_startup_one_leader_per_term(void **state)
     for (int r = 0; r < STARTUP_ROUNDS; r++) {
         snprintf(names[r], sizeof names[r], "start%d", r);
         t->cluster = names[r];
-        snprintf(t->root, sizeof t->root, "distribux/%s", names[r]);
+        snprintf(t->root, sizeof t->root, "distribux/%.15s", names[r]);
         assert_int_equal(dxh_obs_subscribe(t->obs, it_topic(t, "#")), 0);
         uint64_t term = it_cluster(t, 3);
         printf("    round %d: node 3 leads in term %" PRIu64 "\n", r, term);
