@@ -15,6 +15,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netdb.h>
+#include <poll.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +138,8 @@ struct dx_link {
     bool connected;
     int attempt_done;               /* 0 pending, 1 ok, -1 failed */
     int fail_code;
-    char fail_text[160];
+    char fail_text[320];
+    char ssl_err[128];              /* OpenSSL's reason, from Paho */
 };
 
 static char *dup_or_null(const char *s)
@@ -253,6 +257,100 @@ static void claim_socket(const void *owner, int port)
     closedir(d);
 }
 
+/*
+ * Paho hands OpenSSL's error queue to this callback, one line per error:
+ * "...:error:0A000086:SSL routines:tls_post_process_server_certificate:
+ * certificate verify failed:../ssl/statem/statem_clnt.c:1889:".  Keep the
+ * reason ("certificate verify failed") of the first one for the why line.
+ */
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+    dx_link *l = u;
+    char line[512], *p, *end;
+    int colons = 0;
+
+    snprintf(line, sizeof line, "%.*s", (int)(len < 511 ? len : 511), str);
+    if ((p = strstr(line, "error:")) == NULL)
+        p = line;
+    else
+        for (p += 6; *p != '\0' && colons < 3; p++)
+            if (*p == ':')
+                colons++;
+    end = p + strcspn(p, ":\r\n");
+    *end = '\0';
+    pthread_mutex_lock(&l->mu);
+    if (l->ssl_err[0] == '\0' && *p != '\0')
+        snprintf(l->ssl_err, sizeof l->ssl_err, "%.120s", p);
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+/* A hint for a reason OpenSSL gave. */
+static const char *ssl_hint(const char *reason)
+{
+    if (strstr(reason, "verify") != NULL || strstr(reason, "certificate") != NULL)
+        return " (check --cafile, and the host name in --broker)";
+    if (strstr(reason, "wrong version") != NULL ||
+        strstr(reason, "packet length") != NULL ||
+        strstr(reason, "record") != NULL)
+        return " (is it a TLS port?  a plain port needs tcp://)";
+    return "";
+}
+
+/*
+ * Whether a TCP connection to the URI's host and port opens within 1 s.
+ * Paho reports a refused TCP connection and a certificate that does not
+ * name the host (its own check, after OpenSSL's) with the same words,
+ * "TCP/TLS connect failure"; when TCP works, the TLS part failed.
+ */
+static bool tcp_reachable(const char *uri, int port)
+{
+    const char *h = strstr(uri, "://");
+    char host[256], serv[16];
+    struct addrinfo hints, *res = NULL, *ai;
+    bool ok = false;
+    size_t n;
+
+    h = h ? h + 3 : uri;
+    if (*h == '[') {
+        h++;
+        n = strcspn(h, "]");
+    } else {
+        const char *c = strrchr(h, ':');
+        n = c ? (size_t)(c - h) : strcspn(h, "/");
+    }
+    if (n == 0 || n >= sizeof host)
+        return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    snprintf(serv, sizeof serv, "%d", port);
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, serv, &hints, &res) != 0)
+        return false;
+    for (ai = res; ai != NULL && !ok; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                        ai->ai_protocol);
+        struct pollfd pf;
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (fd < 0)
+            continue;
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        pf.fd = fd;
+        pf.events = POLLOUT;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            ok = true;
+        else if (errno == EINPROGRESS && poll(&pf, 1, 1000) == 1 &&
+                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+                 err == 0)
+            ok = true;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
+}
+
 static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
 {
     handle *h = ctx;
@@ -279,7 +377,8 @@ static const char *connack_text(int code)
     case 4:
         return "the broker refused the user name or password";
     case 5:
-        return "the broker refused: not authorised";
+        return "the broker refused the credentials: not authorised (check "
+               "--user and the password)";
     default:
         return NULL;
     }
@@ -291,14 +390,36 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
     dx_link *l = h->l;
     int code = resp ? resp->code : MQTTASYNC_FAILURE;
     const char *text = connack_text(code);
-    char buf[160];
+    char buf[320];
 
     if (h != l->cur)
         return;
+    pthread_mutex_lock(&l->mu);
+    if (text == NULL && l->tls &&
+        (l->ssl_err[0] != '\0' || code == MQTTASYNC_SSL_NOT_SUPPORTED ||
+         (resp && resp->message && strstr(resp->message, "SSL") != NULL))) {
+        const char *reason = l->ssl_err[0] ? l->ssl_err
+                             : resp && resp->message ? resp->message
+                                                     : "no TLS support";
+        snprintf(buf, sizeof buf, "TLS handshake with %.100s failed: %.120s%s",
+                 l->uri, reason, ssl_hint(reason));
+        text = buf;
+        code = DX_ETLS;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (text == NULL && l->tls && code != DX_ETLS && resp && resp->message &&
+        strstr(resp->message, "TLS") != NULL && tcp_reachable(l->uri, l->port)) {
+        snprintf(buf, sizeof buf, "TLS handshake with %.100s failed: the "
+                 "broker's certificate was not accepted (does it name the host "
+                 "in --broker? check --cafile)", l->uri);
+        text = buf;
+        code = DX_ETLS;
+    }
     if (text == NULL) {
-        snprintf(buf, sizeof buf, "cannot connect to %s%s%s", l->uri,
+        snprintf(buf, sizeof buf, "cannot connect to %s%s%s%s", l->uri,
                  resp && resp->message ? ": " : "",
-                 resp && resp->message ? resp->message : "");
+                 resp && resp->message ? resp->message : "",
+                 l->tls ? "" : " (if it is a TLS port, use ssl://)");
         text = buf;
     }
     set_attempt(l, -1, false, code, text);
@@ -486,6 +607,9 @@ int dx_link_connect(dx_link *l, const char *will_topic,
         so.privateKey = l->key;
         so.enableServerCertAuth = 1;
         so.verify = 1;               /* check the host name too */
+        so.sslVersion = MQTT_SSL_VERSION_TLS_1_2;   /* 1.2 or newer */
+        so.ssl_error_cb = on_ssl_error;
+        so.ssl_error_context = l;
         l->ssl = so;
         co.ssl = &l->ssl;
     }
@@ -495,6 +619,7 @@ int dx_link_connect(dx_link *l, const char *will_topic,
 
     pthread_mutex_lock(&l->mu);
     l->attempt_done = 0;
+    l->ssl_err[0] = '\0';
     pthread_mutex_unlock(&l->mu);
     return paho.connect(l->client, &co) == MQTTASYNC_SUCCESS
                ? 0 : DX_ECONNECT;
@@ -533,11 +658,13 @@ int dx_link_connect_wait(dx_link *l, int timeout_ms, char *why, size_t cap)
         snprintf(why, cap, "%s", l->fail_text);
     rc = done > 0 ? 0 : done == 0 ? DX_ETIMEOUT
                   : (l->fail_code == 4 || l->fail_code == 5) ? DX_EAUTH
-                                                             : DX_ECONNECT;
+                  : l->fail_code == DX_ETLS ? DX_ETLS
+                                            : DX_ECONNECT;
     pthread_mutex_unlock(&l->mu);
     if (done == 0)
-        snprintf(why, cap, "no answer from the broker at %s within %d ms",
-                 l->uri, timeout_ms);
+        snprintf(why, cap, "no MQTT answer from the broker at %s within %d ms%s",
+                 l->uri, timeout_ms,
+                 l->tls ? "" : " (is it a TLS port?  use ssl://)");
     return rc;
 }
 

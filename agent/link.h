@@ -25,7 +25,8 @@ typedef struct dx_link dx_link;
 
 typedef enum {
     DX_LINK_CONNECTED = 1,   /* code 0 */
-    DX_LINK_CONNECT_FAILED,  /* code: Paho/CONNACK code; text: why */
+    DX_LINK_CONNECT_FAILED,  /* code: Paho/CONNACK code, or DX_ETLS;
+                                text: why */
     DX_LINK_LOST             /* text: cause, may be empty */
 } dx_link_status;
 
@@ -71,7 +72,8 @@ int dx_link_connect(dx_link *l, const char *will_topic,
                     bool will_retain);
 
 /* connect, then wait up to timeout_ms for the result: 0, DX_ECONNECT,
- * DX_EAUTH (refused credentials) or DX_ETIMEOUT; `why` gets one line. */
+ * DX_EAUTH (refused credentials), DX_ETLS (the TLS handshake failed: CA,
+ * host name, version) or DX_ETIMEOUT; `why` gets one line. */
 int dx_link_connect_wait(dx_link *l, int timeout_ms, char *why, size_t cap);
 
 /* Subscribes to n filters at qos; asynchronous. */

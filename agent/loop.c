@@ -627,7 +627,7 @@ static bool handle(agent *a, ev *e, int64_t now)
         }
         if (e->src == SRC_MAINT || a->failed)
             break;
-        if (e->code == 4 || e->code == 5) {
+        if (e->code == 4 || e->code == 5 || e->code == DX_ETLS) {
             logmsg(a, DX_LOG_ERROR, "%s", e->topic);
             a->exit_code = DX_EXIT_USAGE;
             a->stopping = true;
@@ -971,7 +971,7 @@ static int join(agent *a)
             logmsg(a, DX_LOG_ERROR, "%s", why);
             return DX_EXIT_DUPLICATE;
         }
-        if (rc == DX_EAUTH) {
+        if (rc == DX_EAUTH || rc == DX_ETLS) {
             logmsg(a, DX_LOG_ERROR, "%s", why);
             return DX_EXIT_USAGE;
         }

@@ -134,6 +134,13 @@ cli *cli_connect(const cli_opts *o)
     if ((rc = dx_link_connect_wait(c->link, 4000, why, sizeof why)) != 0) {
         fprintf(stderr, "distribux: cannot reach the broker at %s: %s\n",
                 o->broker, why);
+        if (rc == DX_EAUTH || rc == DX_ETLS) {
+            /* Refused credentials or a failed TLS handshake: a usage
+             * error, like a bad option (exit 2), not "the cluster said no"
+             * (1): trying again will not help. */
+            cli_close(&c);
+            exit(2);
+        }
         goto fail;
     }
     return c;

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages="build-essential cmake pkg-config libpaho-mqtt-dev libssl-dev \
-libcjson-dev libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev"
+libcjson-dev libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev openssl"
 
 install_missing() {
     missing=""

@@ -29,7 +29,8 @@
     X(NOTFOUND, "not found")                                              \
     X(STALE, "stale message")                                             \
     X(FULL, "full")                                                       \
-    X(STATE, "not allowed in the current state")
+    X(STATE, "not allowed in the current state")                          \
+    X(TLS, "TLS handshake with the broker failed")
 
 typedef enum {
     DX_OK = 0,
