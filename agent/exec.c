@@ -3,54 +3,41 @@
  */
 #include "exec.h"
 
+#include "idindex.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-/* ---- the id index: linear probing, deletion by backward shift ---- */
+/* ---- the id index (idindex.h) ---- */
 
-static uint32_t hash_id(const char *s)
+static const char *slot_key(const void *ctx, uint32_t slot)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return ((const dx_exec *)ctx)->slots[slot].id;
+}
+
+static dx_idindex index_of(const dx_exec *x)
+{
+    dx_idindex i = {(uint32_t *)x->index, DX_EXEC_HASH - 1, slot_key, x};
+    return i;
 }
 
 static int find(const dx_exec *x, const char *id)
 {
-    uint32_t i = hash_id(id) & (DX_EXEC_HASH - 1);
-    for (; x->index[i] != 0; i = (i + 1) & (DX_EXEC_HASH - 1))
-        if (strcmp(x->slots[x->index[i] - 1].id, id) == 0)
-            return x->index[i] - 1;
-    return -1;
+    dx_idindex i = index_of(x);
+    return (int)dx_idx_find(&i, id);
 }
 
 static void index_add(dx_exec *x, const char *id, int slot)
 {
-    uint32_t i = hash_id(id) & (DX_EXEC_HASH - 1);
-    while (x->index[i] != 0)
-        i = (i + 1) & (DX_EXEC_HASH - 1);
-    x->index[i] = (uint16_t)(slot + 1);
+    dx_idindex i = index_of(x);
+    dx_idx_add(&i, id, (uint32_t)slot);
 }
 
 static void index_del(dx_exec *x, const char *id)
 {
-    const uint32_t mask = DX_EXEC_HASH - 1;
-    uint32_t i = hash_id(id) & mask, j;
-    while (x->index[i] != 0 && strcmp(x->slots[x->index[i] - 1].id, id) != 0)
-        i = (i + 1) & mask;
-    if (x->index[i] == 0)
-        return;
-    /* Shift back every following entry that may no longer be reachable. */
-    for (j = (i + 1) & mask; x->index[j] != 0; j = (j + 1) & mask) {
-        uint32_t home = hash_id(x->slots[x->index[j] - 1].id) & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            x->index[i] = x->index[j];
-            i = j;
-        }
-    }
-    x->index[i] = 0;
+    dx_idindex i = index_of(x);
+    dx_idx_del(&i, id);
 }
 
 /* ---- slots ---- */
@@ -114,13 +101,32 @@ static void set_state(dx_exec *x, dx_slot *sl, dx_slot_state st)
 
 /* ---- reports ---- */
 
+/* Queues a report item for the next flush (dropping only non-finals when
+ * the queue is full: finals are also kept as unacked and sent again). */
+static void pend(dx_exec *x, const dx_report_item *item)
+{
+    if (x->pend_n == DX_EXEC_PEND) {
+        x->dropped_reports++;
+        return;
+    }
+    x->pend[(x->pend_head + x->pend_n++) % DX_EXEC_PEND] = *item;
+}
+
 static void report(dx_exec *x, const char *id, uint32_t attempt,
                    dx_report_state state, int64_t started, int64_t finished,
                    uint64_t runs, const char *result)
 {
-    dx_report_item *it;
+    dx_report_item it;
     bool final = state != DX_REP_RUNNING && state != DX_REP_QUEUED;
 
+    memset(&it, 0, sizeof it);
+    dx_text_copy(it.id, sizeof it.id, id);
+    it.attempt = attempt;
+    it.state = state;
+    it.started_ms = started;
+    it.finished_ms = finished;
+    it.runs = runs;
+    dx_text_copy(it.result, sizeof it.result, result ? result : "");
     if (final && x->n_unacked < DX_EXEC_MAX) {
         dx_unacked *u = &x->unacked[x->n_unacked++];
         if (x->n_unacked == 1)
@@ -131,21 +137,22 @@ static void report(dx_exec *x, const char *id, uint32_t attempt,
         u->started_ms = started;
         u->finished_ms = finished;
         u->runs = runs;
-        dx_text_copy(u->result, sizeof u->result, result ? result : "");
+        dx_text_copy(u->result, sizeof u->result, it.result);
     }
-    if (x->pend_n == DX_EXEC_PEND) {
-        x->dropped_reports++;   /* finals are kept above and sent again */
-        return;
-    }
-    it = &x->pend[(x->pend_head + x->pend_n++) % DX_EXEC_PEND];
+    pend(x, &it);
+}
+
+/* The report item of an unacked final. */
+static void item_of(const dx_unacked *u, dx_report_item *it)
+{
     memset(it, 0, sizeof *it);
-    dx_text_copy(it->id, sizeof it->id, id);
-    it->attempt = attempt;
-    it->state = state;
-    it->started_ms = started;
-    it->finished_ms = finished;
-    it->runs = runs;
-    dx_text_copy(it->result, sizeof it->result, result ? result : "");
+    dx_text_copy(it->id, sizeof it->id, u->id);
+    it->attempt = u->attempt;
+    it->state = u->state;
+    it->started_ms = u->started_ms;
+    it->finished_ms = u->finished_ms;
+    it->runs = u->runs;
+    dx_text_copy(it->result, sizeof it->result, u->result);
 }
 
 static void report_slot(dx_exec *x, const dx_slot *sl, dx_report_state st,
@@ -425,17 +432,9 @@ void dx_exec_tick(dx_exec *x, int64_t now, int64_t wall)
     if (now < x->resend_at)
         return;
     for (size_t i = 0; i < x->n_unacked && x->pend_n < DX_EXEC_PEND; i++) {
-        const dx_unacked *u = &x->unacked[i];
-        dx_report_item *it =
-            &x->pend[(x->pend_head + x->pend_n++) % DX_EXEC_PEND];
-        memset(it, 0, sizeof *it);
-        dx_text_copy(it->id, sizeof it->id, u->id);
-        it->attempt = u->attempt;
-        it->state = u->state;
-        it->started_ms = u->started_ms;
-        it->finished_ms = u->finished_ms;
-        it->runs = u->runs;
-        snprintf(it->result, sizeof it->result, "%s", u->result);
+        dx_report_item it;
+        item_of(&x->unacked[i], &it);
+        pend(x, &it);
     }
     x->resend_at = now + DX_EXEC_RESEND_MS;
 }
@@ -485,14 +484,7 @@ static void flush_sync(dx_exec *x, dx_msg_report *r, int *cursor)
             it->started_ms = sl->started_wall;
             it->runs = sl->runs;
         } else {
-            const dx_unacked *u = &x->unacked[*cursor - (int)x->high];
-            dx_text_copy(it->id, sizeof it->id, u->id);
-            it->attempt = u->attempt;
-            it->state = u->state;
-            it->started_ms = u->started_ms;
-            it->finished_ms = u->finished_ms;
-            it->runs = u->runs;
-            dx_text_copy(it->result, sizeof it->result, u->result);
+            item_of(&x->unacked[*cursor - (int)x->high], it);
         }
         r->n++;
     }

@@ -93,7 +93,7 @@ typedef struct dx_exec {
     uint64_t next_seq;
     uint32_t n_queued, n_running;
     dx_slot slots[DX_EXEC_MAX];
-    uint16_t index[DX_EXEC_HASH];  /* id -> slot + 1, linear probing */
+    uint32_t index[DX_EXEC_HASH];  /* id -> slot + 1 (idindex.h) */
     uint16_t free_list[DX_EXEC_MAX];
     size_t n_free;
     uint32_t high;             /* slots ever used */

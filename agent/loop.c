@@ -373,11 +373,11 @@ static void start_connect(agent *a, int64_t now)
            a->o.broker, a->epoch);
 }
 
-static int make_link(agent *a, dx_link **out, const char *client_id,
-                     link_ctx *ctx)
+/* A link to the broker with this agent's options and credentials. */
+static int make_link_cb(agent *a, dx_link **out, const char *client_id,
+                        const dx_link_cb *cb)
 {
     dx_link_opts lo;
-    dx_link_cb cb = {on_link_message, on_link_status, ctx};
     memset(&lo, 0, sizeof lo);
     lo.uri = a->o.broker;
     lo.client_id = client_id;
@@ -389,7 +389,14 @@ static int make_link(agent *a, dx_link **out, const char *client_id,
     lo.cafile = a->o.cafile[0] ? a->o.cafile : NULL;
     lo.cert = a->o.cert[0] ? a->o.cert : NULL;
     lo.key = a->o.key[0] ? a->o.key : NULL;
-    return dx_link_create(out, &lo, &cb);
+    return dx_link_create(out, &lo, cb);
+}
+
+static int make_link(agent *a, dx_link **out, const char *client_id,
+                     link_ctx *ctx)
+{
+    dx_link_cb cb = {on_link_message, on_link_status, ctx};
+    return make_link_cb(a, out, client_id, &cb);
 }
 
 static void subscribe_all(agent *a)
@@ -737,7 +744,6 @@ static int check_duplicate(agent *a, uint64_t *seen, char *why, size_t cap)
 {
     probe p;
     dx_link *l = NULL;
-    dx_link_opts lo;
     dx_link_cb cb = {probe_message, probe_status, &p};
     char cid[96], st_topic[DX_TOPIC_MAX + 1], hb_topic[DX_TOPIC_MAX + 1];
     const char *subs[2] = {st_topic, hb_topic};
@@ -760,17 +766,7 @@ static int check_duplicate(agent *a, uint64_t *seen, char *why, size_t cap)
                    sizeof st_topic);
     dx_topic_build(p.topics, DX_T_NODE_HEARTBEAT, a->o.id, NULL, hb_topic,
                    sizeof hb_topic);
-    memset(&lo, 0, sizeof lo);
-    lo.uri = a->o.broker;
-    lo.client_id = cid;
-    lo.keepalive_s = 10;
-    lo.connect_timeout_s = 5;
-    lo.user = a->o.user[0] ? a->o.user : NULL;
-    lo.password = a->password[0] ? a->password : NULL;
-    lo.cafile = a->o.cafile[0] ? a->o.cafile : NULL;
-    lo.cert = a->o.cert[0] ? a->o.cert : NULL;
-    lo.key = a->o.key[0] ? a->o.key : NULL;
-    if ((rc = dx_link_create(&l, &lo, &cb)) != 0) {
+    if ((rc = make_link_cb(a, &l, cid, &cb)) != 0) {
         snprintf(why, cap, "cannot create an MQTT client for %.200s", a->o.broker);
         goto out;
     }

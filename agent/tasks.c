@@ -4,22 +4,25 @@
  */
 #include "tasks.h"
 
+#include "idindex.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-/* ---- the table: open addressing on the id, backward-shift deletion ---- */
+/* ---- the table, indexed by id (idindex.h) ---- */
 
-static uint32_t hash_id(const char *s)
+static const char *task_key(const void *ctx, uint32_t k)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return ((const dx_tasks *)ctx)->t[k].id;
 }
 
-#define MASK (DX_TASKS_HASH - 1)
+static dx_idindex index_of(const dx_tasks *ts)
+{
+    dx_idindex i = {(uint32_t *)ts->index, DX_TASKS_HASH - 1, task_key, ts};
+    return i;
+}
 
 void dx_tasks_init(dx_tasks *ts, uint16_t self, int64_t ttl_ms)
 {
@@ -33,11 +36,8 @@ void dx_tasks_init(dx_tasks *ts, uint16_t self, int64_t ttl_ms)
 
 static int find(const dx_tasks *ts, const char *id)
 {
-    uint32_t i = hash_id(id) & MASK;
-    for (; ts->index[i] != 0; i = (i + 1) & MASK)
-        if (strcmp(ts->t[ts->index[i] - 1].id, id) == 0)
-            return (int)ts->index[i] - 1;
-    return -1;
+    dx_idindex i = index_of(ts);
+    return (int)dx_idx_find(&i, id);
 }
 
 dx_task *dx_tasks_get(dx_tasks *ts, const char *id)
@@ -48,7 +48,7 @@ dx_task *dx_tasks_get(dx_tasks *ts, const char *id)
 
 static int alloc_task(dx_tasks *ts, const char *id)
 {
-    uint32_t k, h;
+    uint32_t k;
     if (ts->n_free > 0)
         k = ts->free_list[--ts->n_free];
     else if (ts->high < DX_TASKS_MAX)
@@ -57,28 +57,18 @@ static int alloc_task(dx_tasks *ts, const char *id)
         return -1;
     memset(&ts->t[k], 0, sizeof ts->t[k]);
     snprintf(ts->t[k].id, sizeof ts->t[k].id, "%s", id);
-    for (h = hash_id(id) & MASK; ts->index[h] != 0; h = (h + 1) & MASK)
-        ;
-    ts->index[h] = k + 1;
+    {
+        dx_idindex i = index_of(ts);
+        dx_idx_add(&i, ts->t[k].id, k);
+    }
     ts->n_used++;
     return (int)k;
 }
 
 static void free_task(dx_tasks *ts, uint32_t k)
 {
-    uint32_t i = hash_id(ts->t[k].id) & MASK, j;
-    while (ts->index[i] != 0 && ts->index[i] != k + 1)
-        i = (i + 1) & MASK;
-    if (ts->index[i] == 0)
-        return;
-    for (j = (i + 1) & MASK; ts->index[j] != 0; j = (j + 1) & MASK) {
-        uint32_t home = hash_id(ts->t[ts->index[j] - 1].id) & MASK;
-        if (((j - home) & MASK) >= ((j - i) & MASK)) {
-            ts->index[i] = ts->index[j];
-            i = j;
-        }
-    }
-    ts->index[i] = 0;
+    dx_idindex i = index_of(ts);
+    dx_idx_del(&i, ts->t[k].id);
     memset(&ts->t[k], 0, sizeof ts->t[k]);
     ts->free_list[ts->n_free++] = k;
     ts->n_used--;
@@ -87,6 +77,19 @@ static void free_task(dx_tasks *ts, uint32_t k)
 static bool final(dx_task_state s)
 {
     return s == DX_TS_DONE || s == DX_TS_FAILED || s == DX_TS_CANCELLED;
+}
+
+/* The spec fields of a task (its id stays). */
+static void set_spec(dx_task *t, const dx_task_spec *s)
+{
+    t->kind = s->kind;
+    t->ms = s->ms;
+    t->mem_kb = s->mem_kb;
+    t->every_ms = s->every_ms;
+    t->pin = s->node;
+    snprintf(t->device, sizeof t->device, "%s", s->device);
+    t->value = s->value;
+    t->has_value = s->has_value;
 }
 
 /* ---- outputs: records, items, notes ---- */
@@ -255,14 +258,7 @@ int dx_tasks_submit(dx_tasks *ts, const dx_task_spec *spec,
                            "try again when some have finished",
                            DX_TASKS_MAX);
     t = &ts->t[k];
-    t->kind = spec->kind;
-    t->ms = spec->ms;
-    t->mem_kb = spec->mem_kb;
-    t->every_ms = spec->every_ms;
-    t->pin = spec->node;
-    snprintf(t->device, sizeof t->device, "%s", spec->device);
-    t->value = spec->value;
-    t->has_value = spec->has_value;
+    set_spec(t, spec);
     t->submitted_ms = wall;
     (void)place(ts, (uint32_t)k, nodes, n, term, now);
     snprintf(id_out, idcap, "%s", id);
@@ -600,14 +596,7 @@ void dx_tasks_on_record(dx_tasks *ts, const char *id,
     if (rec->term < t->term)
         return;                 /* older than what we hold */
     t->state = rec->state;
-    t->kind = rec->spec.kind;
-    t->ms = rec->spec.ms;
-    t->mem_kb = rec->spec.mem_kb;
-    t->every_ms = rec->spec.every_ms;
-    t->pin = rec->spec.node;
-    snprintf(t->device, sizeof t->device, "%s", rec->spec.device);
-    t->value = rec->spec.value;
-    t->has_value = rec->spec.has_value;
+    set_spec(t, &rec->spec);
     t->node = rec->node;
     t->attempt = rec->attempt;
     t->term = rec->term;

@@ -660,7 +660,7 @@ static size_t hx_lines(const char *path, size_t *warn_rejects)
         if (nl != NULL)
             *nl = '\0';
         n++;
-        if (strstr(p, "rejected") != NULL && strstr(p, " warn ") != NULL)
+        if (strstr(p, "rejected") != NULL && strstr(p, " WARN ") != NULL)
             (*warn_rejects)++;
         if (nl == NULL)
             break;
@@ -932,6 +932,19 @@ static void test_hostile_input(void **state)
         hx_pub(&x, it_topic(t, "election"), x.old_elections[k]);
     if (x.old_coord != NULL)
         hx_pub(&x, it_topic(t, "election"), x.old_coord);
+    {
+        /* node 1's election call of term t0, as at start-up (the capture
+         * above may or may not hold one) */
+        dx_msg_election el;
+        memset(&el, 0, sizeof el);
+        el.type = DX_ELECT_ELECTION;
+        el.from = 1;
+        el.term = x.t0 - 1;
+        el.epoch = x.e[1];
+        assert_int_equal(dx_msg_election_encode(&el, tmpl, sizeof tmpl, &len),
+                         0);
+        hx_pub(&x, it_topic(t, "election"), tmpl);
+    }
     hx_pub(&x, it_topic(t, "leader"), x.old_leader);
     {
         static dx_msg_assign as;
@@ -1014,7 +1027,7 @@ static void test_hostile_input(void **state)
     memset(&a, 0, sizeof a);
     a.x = &x;
     it_scan(t, mark, hx_pred_after, &a);
-    char soft[2][600] = {"", ""};
+    char soft[3][600] = {"", "", ""};
     if (a.bad > 0)
         snprintf(soft[0], sizeof soft[0], "%zu valid messages show a change "
                  "after the hostile phase (events %zu, tasks %zu); the "
@@ -1109,9 +1122,14 @@ static void test_hostile_input(void **state)
         if (lines >= HX_LOG_MAX_LINES)
             fail_msg("node%d.log has %zu lines after the hostile phase", id,
                      lines);
+        /* TOPICS.md: "The first ten rejections are logged as warnings,
+         * later ones at debug level so a flood cannot fill the log." */
+        if (warns > 10 && soft[2][0] == '\0')
+            snprintf(soft[2], sizeof soft[2], "node%d.log has %zu rejection "
+                     "warnings, more than the first ten", id, warns);
     }
 
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         if (soft[k][0] != '\0')
             fail_msg("%s", soft[k]);
     free(x.old_leader);
