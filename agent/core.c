@@ -594,7 +594,8 @@ static void on_submit(dx_core *c, const char *payload, size_t plen,
                      d.msg[0] ? ": " : "", d.msg);
             reply(c, reply_to, corr, false, why, NULL);
         }
-        dx_outbox_log(&c->out, DX_LOG_WARN, "rejected a task submission: %s",
+        dx_outbox_log(&c->out, c->rejected <= 10 ? DX_LOG_WARN : DX_LOG_DEBUG,
+                      "rejected a task submission: %s",
                       d.msg[0] ? d.msg : dx_strerror(rc));
         return;
     }

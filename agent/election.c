@@ -183,8 +183,10 @@ void dx_elect_on_message(dx_election *e, const dx_members *ms,
             return;
         if (e->role == DX_ROLE_LEADER)
             send(e, fx, DX_ELECT_COORDINATOR, 0);
-        else if (e->role == DX_ROLE_FOLLOWER)
+        else if (e->role == DX_ROLE_FOLLOWER &&
+                 !(e->leader > e->self && dx_members_is_alive(ms, e->leader)))
             start_election(e, ms, now, fx);
+        /* (A live higher leader answers the candidate itself.) */
         return;
     case DX_ELECT_ANSWER:
         if (msg->to == e->self && e->role == DX_ROLE_CANDIDATE &&
@@ -204,6 +206,8 @@ void dx_elect_on_message(dx_election *e, const dx_members *ms,
             (msg->from == e->leader || msg->from < e->leader)) {
             if (e->role == DX_ROLE_LEADER && msg->from != e->self)
                 send(e, fx, DX_ELECT_COORDINATOR, 0);
+            else if (e->role == DX_ROLE_CANDIDATE && msg->from == e->leader)
+                follow(e, msg->from, msg->term, fx);  /* it is still there */
             return;     /* a duplicate, or the lower of two in one term */
         }
         follow(e, msg->from, msg->term, fx);

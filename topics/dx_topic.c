@@ -8,6 +8,8 @@
  */
 #include "dx_topic.h"
 
+#include "dx_msg.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -123,6 +125,14 @@ static int append(char *buf, size_t cap, size_t *at, const char *s)
     return 0;
 }
 
+/* A name level: task topics take task ids (which exclude "submit"). */
+static bool name_ok(dx_topic_kind kind, const char *name)
+{
+    if (kind == DX_T_TASK_RECORD || kind == DX_T_TASK_CANCEL)
+        return dx_task_id_is_valid(name);
+    return dx_name_is_valid(name);
+}
+
 /* Shared by build and filter: wildcard=true writes '+' for N and S. */
 static int compose(const dx_topics *t, dx_topic_kind kind, uint16_t node,
                    const char *name, bool wildcard, char *buf, size_t cap)
@@ -147,10 +157,7 @@ static int compose(const dx_topics *t, dx_topic_kind kind, uint16_t node,
             snprintf(num, sizeof num, "%u", (unsigned)node);
             lv = num;
         } else if (strcmp(lv, "S") == 0) {
-            if (!dx_name_is_valid(name))
-                return DX_ENAME;
-            if ((kind == DX_T_TASK_RECORD || kind == DX_T_TASK_CANCEL) &&
-                strcmp(name, "submit") == 0)
+            if (!name_ok(kind, name))
                 return DX_ENAME;
             lv = name;
         }
@@ -248,7 +255,7 @@ int dx_topic_parse(const dx_topics *t, const char *topic, size_t len,
                     memcpy(out->name, lv[k], lvlen[k]);
                     out->name[lvlen[k]] = '\0';
                     if (strlen(out->name) != lvlen[k] ||
-                        !dx_name_is_valid(out->name))
+                        !name_ok(sh->kind, out->name))
                         bad = DX_ENAME;
                 }
             }

@@ -11,34 +11,39 @@
  * message id space), but its per-message work grows with the messages it
  * holds, so a window larger than about 1000 makes pub slower, not faster
  * (20..65535 measured: 11-12k msg/s at 20..1000, ~9k at 10000..65535).
- * Phases, in this order, in one run:
+ * Phases, in this order, in one run, on two brokers (a fresh one for the
+ * throughput run, so neither task run inherits the other's retained
+ * records, clears or failovers):
  *
- *   raw      pub publishes N_raw (50,000) QoS 1 messages of 100 bytes (the
- *            size of a submission with a reply_to) on bench/raw as fast as
- *            the window allows; sub is subscribed at QoS 1.
- *            raw_qos1_msgs_per_s = N_raw / (first publish -> sub has every
- *            sequence number): one message in, one message out, through
- *            this broker and this client library (the agents' library).
+ *   raw      (first broker, no agents yet) pub publishes N_raw (50,000)
+ *            QoS 1 messages of 100 bytes (the size of a submission with a
+ *            reply_to) on bench/raw as fast as the window allows; sub is
+ *            subscribed at QoS 1.  raw_qos1_msgs_per_s = N_raw / (first
+ *            publish -> sub has every sequence number): one message in, one
+ *            message out, through this broker and this client library (the
+ *            agents' library).
  *   cluster  3 agents: --cluster bench --heartbeat-ms 250 --task-ttl-s 30,
  *            default workers (read back from the leader's heartbeat);
  *            wait until the retained leader and members say leader 3 with
- *            nodes 1..3 online for 1 s.
- *   tput     sub subscribes to {root}/tasks/+; pub publishes N (20,000)
- *            submissions {"v":1,"id":"b-1-<i>","kind":"noop"} (QoS 1,
- *            without reply_to: no reply traffic) on {root}/tasks/submit as
- *            fast as the window allows.  tasks_per_s = N / (first publish
- *            -> sub has seen a record with state "done" for every task).
- *            Empty (cleared) records are ignored; sub's own copies of the
- *            submissions (tasks/+ matches tasks/submit) are counted apart.
- *   latency  after 1 s without records: b-2-<i> submissions paced by an
- *            absolute timer at 1,000/s for 5 s.  task_latency_ms = from
- *            just before MQTTAsync_sendMessage() of a submission to the
- *            arrival at sub of the first non-empty record of that task
- *            whose state is "running" or "done" (non-final records are
- *            coalesced over 20 ms, so a noop often goes from "assigned"
- *            straight to "done": this is "submit to running" as an outside
- *            client observes it, both broker hops included).
- *            task_done_latency_ms is the same up to the "done" record.
+ *            nodes 1..3 online for 1 s.  sub subscribes to {root}/tasks/+
+ *            (it sees the submissions too: counted apart) and to the
+ *            heartbeats.
+ *   latency  (first broker) after 1 s without task messages, b-2-<i>
+ *            submissions {"v":1,"id":"b-2-<i>","kind":"noop"} (QoS 1, no
+ *            reply_to) paced by an absolute timer at 1,000/s for 5 s.
+ *            task_latency_ms = from just before MQTTAsync_sendMessage() of
+ *            a submission to the arrival at sub of the first non-empty
+ *            record of that task whose state is "running" or "done"
+ *            (non-final records are coalesced over 20 ms, so a noop often
+ *            goes from "assigned" straight to "done": this is "submit to
+ *            running" as an outside client observes it, both broker hops
+ *            included).  task_done_latency_ms is the same up to "done".
+ *   tput     (second broker, a new cluster) pub publishes N (20,000)
+ *            submissions b-1-<i> (QoS 1, without reply_to: no reply
+ *            traffic) on {root}/tasks/submit as fast as the window allows.
+ *            tasks_per_s = N / (first publish -> sub has seen a record with
+ *            state "done" for every task).  Empty (cleared) records are
+ *            ignored.
  *
  * sub also takes the agents' heartbeats, and the raw run starts after one
  * warm-up message: Paho's receive thread sleeps 100 ms after a silent
@@ -51,9 +56,11 @@
  * program goes on to the next phase but exits 1.
  *
  * Per phase it also reports the CPU each process used (utime + stime from
- * /proc, % of one core over the phase's wall time) and what the rest of the
- * machine used meanwhile (busy time from /proc/stat minus ours: other
- * builds and tests skew the figures).  Percentiles are nearest-rank.
+ * /proc, % of one core over the phase's wall time; agent3 is the leader
+ * unless the logs say otherwise), the CPU of the broker and the agents per
+ * task, what the rest of the machine used meanwhile (busy time from
+ * /proc/stat minus ours: other builds and tests skew the figures), and the
+ * records sub saw per task.  Percentiles are nearest-rank.
  *
  * Output: one JSON object per figure on stdout,
  *   {"name":"...","value":N,"unit":"...","target":"...","verdict":"meets"}
@@ -456,9 +463,10 @@ static void set_nodelay(void)
 
 /* ---- CPU --------------------------------------------------------------- */
 
-enum { P_BROKER, P_LEADER, P_F1, P_F2, P_BENCH, N_PROCS };
-static const char *const proc_names[N_PROCS] = {"broker", "leader", "follower1",
-                                                "follower2", "bench"};
+/* The agents by id: agent3 leads a settled cluster (the highest id). */
+enum { P_BROKER, P_A1, P_A2, P_A3, P_BENCH, N_PROCS };
+static const char *const proc_names[N_PROCS] = {"broker", "agent1", "agent2",
+                                                "agent3", "bench"};
 
 /* utime + stime of pid in clock ticks, or -1. */
 static double proc_cpu_ticks(int pid)
@@ -498,9 +506,9 @@ static int proc_pid(int k)
 {
     switch (k) {
     case P_BROKER: return (int)dxh_proc_pid(dxh_broker_proc(B.h));
-    case P_LEADER: return (int)dxh_proc_pid(dxh_agent(B.h, LEADER));
-    case P_F1:     return (int)dxh_proc_pid(dxh_agent(B.h, 1));
-    case P_F2:     return (int)dxh_proc_pid(dxh_agent(B.h, 2));
+    case P_A1:     return (int)dxh_proc_pid(dxh_agent(B.h, 1));
+    case P_A2:     return (int)dxh_proc_pid(dxh_agent(B.h, 2));
+    case P_A3:     return (int)dxh_proc_pid(dxh_agent(B.h, 3));
     default:       return (int)getpid();
     }
 }
@@ -520,12 +528,14 @@ static void cpu_take(cpu_snap *s, bool with_agents)
     s->t_ns = dxh_now_ns();
 }
 
-/* Emits <phase>_cpu_<proc>_pct for each process measured and
- * <phase>_cpu_others_pct for the rest of the machine. */
-static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b)
+/* Emits <phase>_cpu_<proc>_pct for each process measured,
+ * <phase>_cpu_others_pct for the rest of the machine and, when n_tasks > 0,
+ * <phase>_cpu_ms_per_task: CPU of the broker and the agents per task. */
+static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b,
+                     int n_tasks)
 {
     double wall = (double)(b->t_ns - a->t_ns) / 1e9;
-    double hz = (double)sysconf(_SC_CLK_TCK), ours = 0;
+    double hz = (double)sysconf(_SC_CLK_TCK), ours = 0, cluster = 0;
     char key[64], line[256] = "";
     size_t n = 0;
     if (wall <= 0)
@@ -536,6 +546,8 @@ static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b)
             if (a->ticks[k] < 0 || b->ticks[k] < 0)
                 continue;
             ours += b->ticks[k] - a->ticks[k];
+            if (k != P_BENCH)
+                cluster += b->ticks[k] - a->ticks[k];
             v = (b->ticks[k] - a->ticks[k]) / hz / wall * 100.0;
         } else {
             if (a->machine < 0 || b->machine < 0)
@@ -554,6 +566,11 @@ static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b)
     }
     fprintf(stderr, "bench_tasks: %s CPU over %.2f s:%s (of %ld00%%)\n", phase, wall,
             line, sysconf(_SC_NPROCESSORS_ONLN));
+    if (n_tasks > 0) {
+        snprintf(key, sizeof key, "%s_cpu_ms_per_task", phase);
+        emit(key, round2(cluster / hz * 1000 / n_tasks), "ms",
+             "info: broker + 3 agents, CPU", -1);
+    }
 }
 
 /* ---- the cluster ------------------------------------------------------- */
@@ -636,9 +653,9 @@ static int cluster_up(void)
         return fail("no heartbeat from the leader");
     dxh_obs_destroy(hbo);
     fprintf(stderr, "bench_tasks: cluster up: 3 agents, root %s, heartbeat %d ms, "
-            "task ttl %d s, workers %u (default); pids: broker %d, leader %d, "
-            "followers %d %d, bench %d\n", B.topics.root, HB_MS, TTL_S, B.workers,
-            proc_pid(P_BROKER), proc_pid(P_LEADER), proc_pid(P_F1), proc_pid(P_F2),
+            "task ttl %d s, workers %u (default); pids: broker %d, agents %d %d %d "
+            "(3 leads), bench %d\n", B.topics.root, HB_MS, TTL_S, B.workers,
+            proc_pid(P_BROKER), proc_pid(P_A1), proc_pid(P_A2), proc_pid(P_A3),
             proc_pid(P_BENCH));
     if (B.hold_s > 0) {
         fprintf(stderr, "bench_tasks: holding %d s (--hold-s)\n", B.hold_s);
@@ -672,8 +689,7 @@ static int bench_raw(double *rate)
     char payload[RAW_PAYLOAD + 1];
     cpu_snap c0, c1;
     B.raw_seen = calloc((size_t)B.n_raw, 1);
-    if (B.raw_seen == NULL || client_subscribe(B.sub, RAW_TOPIC) != 0 ||
-        client_subscribe(B.sub, WARM_TOPIC) != 0 || warm_up() != 0)
+    if (B.raw_seen == NULL || client_subscribe(B.sub, RAW_TOPIC) != 0)
         return fail("raw: cannot subscribe");
     fprintf(stderr, "bench_tasks: raw: %d QoS 1 messages of %d bytes, window %d\n",
             B.n_raw, RAW_PAYLOAD, B.inflight);
@@ -706,7 +722,7 @@ static int bench_raw(double *rate)
     emit("raw_qos1_msgs_per_s", *rate, "/s", "floor (baseline)", -1);
     emit("raw_msgs", B.n_raw, "", "100 B, QoS 1 in and out", -1);
     emit("pub_window", B.inflight, "", "info: unacked QoS 1 of pub", -1);
-    cpu_emit("raw", &c0, &c1);
+    cpu_emit("raw", &c0, &c1, 0);
     return 0;
 }
 
@@ -834,7 +850,7 @@ static int bench_tput(double raw)
          "info: submissions handed to Paho", -1);
     emit("tasks_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
          "", "info: non-empty records at sub", -1);
-    cpu_emit("tasks", &c0, &c1);
+    cpu_emit("tasks", &c0, &c1, done);
     if (last == 0) {
         B.failed = true;
         return fail("throughput: not every task was done (see above)");
@@ -848,7 +864,6 @@ static int bench_latency(void)
     char buf[128], target[96];
     cpu_snap c0, c1;
     const int64_t period = 1000000000LL / B.rate;
-    long cleared0 = atomic_load(&B.runs[RUN_TPUT].n_cleared);
     int late = 0;
 
     wait_quiet(1000);
@@ -912,11 +927,10 @@ static int bench_latency(void)
     emit("latency_rate_per_s", rate, "/s", "info: achieved submission rate", -1);
     emit("latency_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
          "", "info: non-empty records at sub", -1);
-    cpu_emit("latency", &c0, &c1);
+    cpu_emit("latency", &c0, &c1, t->n);
     fprintf(stderr, "bench_tasks: latency: %d submitted in %.3f s (%d more than 1 ms "
-            "late); %d reached running, %d done; %ld throughput records cleared "
-            "meanwhile\n", t->n, (double)(t_end - t0) / 1e9, late, n_run, n_done,
-            atomic_load(&B.runs[RUN_TPUT].n_cleared) - cleared0);
+            "late); %d reached running, %d done\n", t->n, (double)(t_end - t0) / 1e9,
+            late, n_run, n_done);
     free(run);
     free(done);
     if (last == 0) {
@@ -926,9 +940,17 @@ static int bench_latency(void)
     return 0;
 }
 
-/* Counts agent and broker log lines that hint at trouble. */
-static void scan_logs(void)
+/* Says who leads now, and counts agent and broker log lines that hint at
+ * trouble (one "Leader is" per agent is the first election). */
+static void scan_logs(const char *phase)
 {
+    char *lp = dxh_obs_last_payload(B.obs, B.t_leader);
+    dx_msg_leader l;
+    dx_diag d;
+    if (lp != NULL && dx_msg_leader_decode(lp, strlen(lp), &l, &d) == 0)
+        fprintf(stderr, "bench_tasks: %s: leader at the end: node %u, term %llu\n",
+                phase, l.leader, (unsigned long long)l.term);
+    free(lp);
     static const char *const needles[] = {"WARN", "ERROR", "marked as failed",
                                           "Leader is", "dropped"};
     for (int k = 0; k <= N_AGENTS; k++) {
@@ -946,45 +968,90 @@ static void scan_logs(void)
                 if (strstr(line, needles[j]) != NULL)
                     counts[j]++;
         fclose(f);
-        fprintf(stderr, "bench_tasks: %s log: %d WARN, %d ERROR, %d 'marked as failed', "
-                "%d 'Leader is', %d 'dropped'\n",
-                k == 0 ? "broker" : k == LEADER ? "agent 3" : k == 1 ? "agent 1" : "agent 2",
+        fprintf(stderr, "bench_tasks: %s: %s log: %d WARN, %d ERROR, %d 'marked as "
+                "failed', %d 'Leader is', %d 'dropped'\n", phase,
+                k == 0 ? "broker" : k == 3 ? "agent 3" : k == 1 ? "agent 1" : "agent 2",
                 counts[0], counts[1], counts[2], counts[3], counts[4]);
     }
 }
 
-static int run(void)
+/* A fresh harness: a broker and the two measuring clients, warmed up. */
+static int world_up(const char *name)
 {
     static char pub_id[64], sub_id[64];
-    double raw = 0;
-    B.h = dxh_create("bench-tasks");
+    static int gen;
+    B.h = dxh_create(name);
     if (B.h == NULL || dxh_broker_start(B.h, NULL) != 0)
         return fail("cannot start the broker");
-    snprintf(pub_id, sizeof pub_id, "bench-pub-%d", (int)getpid());
-    snprintf(sub_id, sizeof sub_id, "bench-sub-%d", (int)getpid());
+    gen++;
+    snprintf(pub_id, sizeof pub_id, "bench-pub-%d-%d", (int)getpid(), gen);
+    snprintf(sub_id, sizeof sub_id, "bench-sub-%d-%d", (int)getpid(), gen);
     if (client_connect(&B.pub, pub_id, false) != 0 ||
         client_connect(&B.sub, sub_id, true) != 0)
         return fail("cannot connect the measuring clients");
     set_nodelay();
-    if (bench_raw(&raw) != 0 || cluster_up() != 0)
+    if (client_subscribe(B.sub, WARM_TOPIC) != 0 || warm_up() != 0)
+        return fail("the measuring clients cannot exchange a message");
+    return 0;
+}
+
+static void world_down(bool ok)
+{
+    client_close(&B.pub);
+    client_close(&B.sub);
+    B.n_sent = 0;
+    atomic_store(&B.pub_acked, 0);
+    if (ok && B.h != NULL)
+        dxh_pass(B.h);
+    dxh_destroy(B.h);
+    B.h = NULL;
+    B.obs = NULL;
+}
+
+/* sub follows the cluster's heartbeats (see warm_up()) and task topics. */
+static int follow_cluster(void)
+{
+    char hb[DX_TOPIC_MAX + 1];
+    if (dx_topic_filter(&B.topics, DX_T_NODE_HEARTBEAT, hb, sizeof hb) != 0 ||
+        client_subscribe(B.sub, hb) != 0 || client_subscribe(B.sub, B.t_tasks) != 0)
+        return fail("cannot subscribe to the heartbeats and task records");
+    return 0;
+}
+
+/*
+ * Two clusters, each on a broker of its own, so neither task run inherits
+ * the other's retained records, clears or troubles: the raw run and the
+ * paced latency run on the first, the throughput run on the second.
+ */
+static int run(void)
+{
+    double raw = 0;
+    bool ok;
+    if (track_init(&B.runs[RUN_TPUT], B.n_tasks) != 0 ||
+        track_init(&B.runs[RUN_LAT], B.rate * B.rate_s) != 0)
+        return fail("out of memory");
+
+    fprintf(stderr, "bench_tasks: first broker: raw, then a cluster for latency\n");
+    if (world_up("bench-tasks-lat") != 0 || bench_raw(&raw) != 0 || cluster_up() != 0 ||
+        follow_cluster() != 0)
         return -1;
     emit("heartbeat_ms", HB_MS, "ms", "info: agent setting", -1);
     emit("workers", B.workers, "", "info: per agent (default)", -1);
     emit("task_ttl_s", TTL_S, "s", "info: agent setting", -1);
-    if (track_init(&B.runs[RUN_TPUT], B.n_tasks) != 0 ||
-        track_init(&B.runs[RUN_LAT], B.rate * B.rate_s) != 0)
-        return fail("out of memory");
-    char hb_filter[DX_TOPIC_MAX + 1];
-    if (dx_topic_filter(&B.topics, DX_T_NODE_HEARTBEAT, hb_filter, sizeof hb_filter) != 0 ||
-        client_subscribe(B.sub, hb_filter) != 0 ||
-        client_subscribe(B.sub, B.t_tasks) != 0)
-        return fail("cannot subscribe to the heartbeats and task records");
-    /* A stuck throughput run still leaves a latency run to measure. */
-    if (bench_tput(raw) != 0 && !B.failed)
+    ok = bench_latency() == 0;
+    if (!ok && !B.failed)
         return -1;
-    if (bench_latency() != 0 && !B.failed)
+    scan_logs("latency");
+    world_down(ok);
+
+    fprintf(stderr, "bench_tasks: second broker: a cluster for throughput\n");
+    if (world_up("bench-tasks-tput") != 0 || cluster_up() != 0 || follow_cluster() != 0)
         return -1;
-    scan_logs();
+    ok = bench_tput(raw) == 0;
+    if (!ok && !B.failed)
+        return -1;
+    scan_logs("throughput");
+    world_down(ok);
     return B.failed ? -1 : 0;
 }
 
@@ -1039,10 +1106,7 @@ int main(int argc, char **argv)
     /* The harness's watchdog (290 s by default) is for tests. */
     setenv("DXH_WATCHDOG_S", "1800", 0);
     int rc = run();
-    client_close(&B.pub);
-    client_close(&B.sub);
-    if (rc == 0 && B.h != NULL)
-        dxh_pass(B.h);
-    dxh_destroy(B.h);
+    if (B.h != NULL)
+        world_down(false);
     return rc == 0 ? 0 : 1;
 }

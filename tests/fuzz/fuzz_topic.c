@@ -151,7 +151,9 @@ void fz_topic(const uint8_t *data, size_t size)
     parse_check(&def, buf, size);
     build_check(&def, data, size);
 
-    if (nl != NULL && (size_t)(nl - buf) <= DX_TOPIC_MAX) {
+    /* (a root with a NUL inside is only its C string: not tried) */
+    if (nl != NULL && (size_t)(nl - buf) <= DX_TOPIC_MAX &&
+        memchr(buf, '\0', (size_t)(nl - buf)) == NULL) {
         char root[DX_TOPIC_MAX + 1];
         size_t rl = (size_t)(nl - buf), rest = size - rl - 1;
         dx_topics t;
@@ -159,7 +161,7 @@ void fz_topic(const uint8_t *data, size_t size)
         root[rl] = '\0';
         memset(&t, 0, sizeof t);
         if (dx_topics_init(&t, root, NULL, NULL) == 0) {
-            if (strlen(root) != rl || strcmp(t.root, root) != 0 ||
+            if (strcmp(t.root, root) != 0 ||
                 t.root_len != rl || rl > DX_ROOT_MAX ||
                 !dx_topic_is_publishable(t.root))
                 abort();

@@ -620,16 +620,36 @@ static void test_election_from_lower_node(void **state)
     expect_role(x, DX_ROLE_LEADER, 3, 1);
 }
 
+/* A follower whose leader is gone answers a lower candidate and runs its
+ * own election (the Bully rule). */
 static void test_election_makes_follower_run(void **state)
 {
     ctx *x = *state;
 
-    follower_of_3(x, 2);
+    start(x, 2, NODES(1, 2, 3) | (1u << 4));
+    settle(x);
+    coord(x, 4, 1);
+    expect_role(x, DX_ROLE_FOLLOWER, 4, 1);
+    (void)member(x, 4, DX_WIRE_OFFLINE, 1);   /* gone; not yet acted on */
     msg(x, DX_ELECT_ELECTION, 1, 0, 4);
     assert_int_equal(x->e.max_term, 4);
     expect_sent(x, 0, DX_ELECT_ANSWER, 1, 4);
     expect_sent(x, 1, DX_ELECT_ELECTION, 0, 4);
     assert_int_equal(x->e.role, DX_ROLE_CANDIDATE);
+}
+
+/* With a live higher leader, the follower only answers: the leader itself
+ * answers the candidate with its coordinator, and no election churns. */
+static void test_election_with_live_leader_only_answers(void **state)
+{
+    ctx *x = *state;
+
+    follower_of_3(x, 2);
+    msg(x, DX_ELECT_ELECTION, 1, 0, 1);
+    assert_int_equal(x->fx.n_send, 1);
+    expect_sent(x, 0, DX_ELECT_ANSWER, 1, 1);
+    expect_role(x, DX_ROLE_FOLLOWER, 3, 1);
+    assert_false(x->fx.election_started);
 }
 
 /* A settling node answers a lower candidate (so two nodes cannot both
@@ -715,7 +735,7 @@ static void test_duplicates_are_harmless(void **state)
     twice(x, leader_msg, 3, 1);
     twice(x, hint, 3, 1);
     twice(x, in_election, 1, 1);
-    assert_int_equal(x->e.role, DX_ROLE_CANDIDATE);
+    assert_int_equal(x->e.role, DX_ROLE_FOLLOWER);  /* leader 3 is alive */
     twice(x, coord, 3, 1);
     chg = member(x, 3, DX_WIRE_OFFLINE, 1);
     dx_elect_on_member(&x->e, &x->ms, &chg, x->now, fx_clear(x));
@@ -843,6 +863,7 @@ int main(void)
         T(test_hint_fences_a_stale_leader),
         T(test_election_from_lower_node),
         T(test_election_makes_follower_run),
+        T(test_election_with_live_leader_only_answers),
         T(test_election_answered_while_settling),
         T(test_duplicates_are_harmless),
         T(test_terms_never_decrease),
