@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh BUILD_DIR - a broker and three agents on this machine, driven
-# through the CLI: status, a crash and the failover, a hang detected by the
-# heartbeat timeout, recovery.  Everything it starts it stops, and its
+# through the CLI: status, tasks spread over the nodes, a crash with the
+# failover and the re-routing of the crashed node's task, a hang detected by
+# the heartbeat timeout, recovery.  Everything it starts it stops, and its
 # temporary folder is removed, however it ends.
 set -eu
 
@@ -59,10 +60,16 @@ sleep 0.3
 say "The cluster"
 dx status
 
-say "Node 3, the leader, crashes (the broker fires its will)"
+say "Three tasks of 4 s each: the leader spreads them over the nodes"
+dx submit --kind sleep --ms 4000 --count 3
+sleep 0.5
+dx tasks
+
+say "Node 3, the leader, crashes (the broker fires its will); its task is re-routed"
 dx fail 3
 sleep 1
 dx status
+dx tasks
 
 say "Node 2 hangs: its socket stays open, its heartbeats stop"
 dx hang 2 --for 3
@@ -73,6 +80,9 @@ say "Both come back; the highest id leads again (Bully), with a new term"
 dx recover 3
 sleep 3
 dx status
+
+say "Every task finished exactly once"
+dx tasks
 
 say "What the cluster reported on ${DX_CLUSTER}'s events topic"
 cat "$tmp/events.log"
