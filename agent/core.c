@@ -783,6 +783,8 @@ void dx_core_on_connected(dx_core *c, uint64_t epoch, int64_t now,
     if (dx_members_on_state(&c->members, c->cfg.id, &self, now, &chg) == 1)
         c->members_dirty = true;
     dx_elect_on_connected(&c->elect, epoch, now);
+    if (c->leading)
+        dx_tasks_republish(&c->tasks, now);
     dx_outbox_log(&c->out, DX_LOG_INFO,
                   "connected as node %u (epoch %" PRIu64 ")", c->cfg.id,
                   epoch);

@@ -219,7 +219,11 @@ void dx_exec_assign(dx_exec *x, const dx_assign_item *it, int64_t now,
         if (sl != NULL) {
             if (it->attempt > sl->attempt)
                 sl->attempt = it->attempt;  /* placed here again */
-            return;                          /* a duplicate */
+            /* A duplicate (a resend): say where it stands. */
+            report_slot(x, sl, sl->st == DX_SLOT_QUEUED ? DX_REP_QUEUED
+                                                         : DX_REP_RUNNING,
+                        wall, "");
+            return;
         }
         if (it->spec.mem_kb > cap_kb) {
             char why[DX_EXEC_RESULT_MAX];

@@ -467,6 +467,10 @@ static int new_handle(dx_link *l)
         return DX_ENOMEM;
     h->l = l;
     co.sendWhileDisconnected = 0;
+    /* Paho refuses a publish once this many wait in its queue (default
+     * 100): a burst of task records is far more.  Our own callers bound
+     * what they queue, so let Paho hold it rather than drop it. */
+    co.maxBufferedMessages = 1000000;
     if (paho.createWithOptions(&h->client, l->uri, l->client_id,
                                     MQTTCLIENT_PERSISTENCE_NONE, NULL,
                                     &co) != MQTTASYNC_SUCCESS) {

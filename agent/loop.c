@@ -98,6 +98,8 @@ struct agent {
     int64_t fail_for_ms;
     int64_t fail_until, hang_until;   /* 0 = until recover */
     ev *backlog, *backlog_tail;       /* held while hung */
+    ev *retry, *retry_tail;           /* publishes the link refused */
+    size_t n_retry;
     size_t backlog_n;
     void *pool_mem, *pool_meta;
     size_t pool_size;
@@ -493,6 +495,76 @@ static void end_hang(agent *a)
 
 /* ---- carrying out the core's actions ---- */
 
+/*
+ * Publishes, or keeps the message for a retry when the link refuses it
+ * while connected (Paho's queue full): nothing the core decided is dropped
+ * while the connection is up.  While it is down, the core re-announces
+ * what it owns on the next connect.
+ */
+static void publish(agent *a, const char *topic, const char *payload,
+                    size_t len, int qos, bool retain)
+{
+    dx_link *l = a->failed ? a->maint : a->link;
+    if (l == NULL)
+        return;
+    if (a->retry == NULL &&
+        dx_link_publish(l, topic, payload, len, qos, retain) == 0)
+        return;
+    if (a->cstate != C_UP || a->failed) {
+        logmsg(a, DX_LOG_DEBUG, "publish to %s dropped (offline)", topic);
+        return;
+    }
+    if (a->n_retry >= INBOX_MAX) {
+        logmsg(a, DX_LOG_ERROR, "publish to %s lost: %zu messages already "
+               "wait for the broker", topic, a->n_retry);
+        return;
+    }
+    /* Keep order: once one waits, the following ones queue behind it. */
+    {
+        ev *e = malloc(sizeof *e + strlen(topic) + 1 + len + 1);
+        if (e == NULL)
+            return;
+        memset(e, 0, sizeof *e);
+        e->topic = e->data;
+        e->tlen = strlen(topic);
+        memcpy(e->topic, topic, e->tlen + 1);
+        e->payload = e->data + e->tlen + 1;
+        e->plen = len;
+        memcpy(e->payload, payload, len);
+        e->code = qos;
+        e->retained = retain;
+        if (a->retry_tail)
+            a->retry_tail->next = e;
+        else
+            a->retry = e;
+        a->retry_tail = e;
+        if (a->n_retry++ == 0)
+            logmsg(a, DX_LOG_WARN, "the MQTT client's queue is full: "
+                   "holding publishes for a retry");
+    }
+}
+
+/* Sends what waits for a retry, in order, until the link refuses again. */
+static void retry_publishes(agent *a)
+{
+    while (a->retry != NULL) {
+        ev *e = a->retry;
+        if (a->cstate != C_UP) {
+            a->retry = e->next;      /* offline: re-announced on connect */
+            free(e);
+            a->n_retry--;
+            continue;
+        }
+        if (dx_link_publish(a->link, e->topic, e->payload, e->plen, e->code,
+                            e->retained) != 0)
+            return;
+        a->retry = e->next;
+        free(e);
+        a->n_retry--;
+    }
+    a->retry_tail = NULL;
+}
+
 /* Hands a task body to a worker; a job that cannot start ends at once. */
 static void start_job(agent *a, const dx_action *act, int64_t now)
 {
@@ -527,14 +599,9 @@ static void run_actions(agent *a, int64_t now)
         dx_action *act = &ob->a[i];
         char *p = dx_outbox_payload(ob, act);
         switch (act->type) {
-        case DX_ACT_PUBLISH: {
-            dx_link *l = a->failed ? a->maint : a->link;
-            if (l != NULL && dx_link_publish(l, act->topic, p, act->len,
-                                             act->qos, act->retain) != 0)
-                logmsg(a, DX_LOG_DEBUG, "publish to %s failed (offline)",
-                       act->topic);
+        case DX_ACT_PUBLISH:
+            publish(a, act->topic, p, act->len, act->qos, act->retain);
             break;
-        }
         case DX_ACT_LOG:
             logmsg(a, (int)act->level, "%s", p);
             break;
@@ -935,6 +1002,10 @@ static void teardown(agent *a)
         a->backlog = e->next;
         free(e);
     }
+    while ((e = a->retry) != NULL) {
+        a->retry = e->next;
+        free(e);
+    }
     e = inbox_take(&a->in, 0);
     while (e != NULL) {
         ev *n = e->next;
@@ -1044,6 +1115,8 @@ int dx_agent_run(const dx_agent_opts *o)
         }
         if (a->cstate == C_DOWN && !a->failed && now >= a->reconnect_at)
             start_connect(a, now);
+        if (a->retry != NULL)
+            retry_publishes(a);
         if (!a->hung) {
             if (now >= a->next_load_ms)
                 sample_load(a, now);
@@ -1059,6 +1132,8 @@ int dx_agent_run(const dx_agent_opts *o)
         }
         if (a->cstate == C_DOWN && !a->failed && a->reconnect_at < deadline)
             deadline = a->reconnect_at;
+        if (a->retry != NULL && now + 5 < deadline)
+            deadline = now + 5;         /* the queue drains in milliseconds */
         if (a->failed && a->fail_until && a->fail_until < deadline)
             deadline = a->fail_until;
         if (a->hung && a->hang_until && a->hang_until < deadline)

@@ -212,6 +212,7 @@ static bool place(dx_tasks *ts, uint32_t k, dx_sched_node *nodes, size_t n,
     t->node = node;
     t->attempt++;
     t->releasing = false;
+    t->assigned_mono = now;
     item(ts, node, DX_ASSIGN_RUN, t->id, t->attempt);
     dirty(ts, k, now);
     return true;
@@ -338,6 +339,7 @@ void dx_tasks_on_report(dx_tasks *ts, const dx_msg_report *r,
                     item(ts, r->node, DX_ASSIGN_CANCEL, t->id, it->attempt);
                 break;
             }
+            t->assigned_mono = now;          /* the node has it */
             if (it->state == DX_REP_RUNNING) {
                 t->state = DX_TS_RUNNING;
                 t->started_ms = it->started_ms;
@@ -523,6 +525,14 @@ void dx_tasks_tick(dx_tasks *ts, dx_sched_node *nodes, size_t n,
             t->finished_mono != 0 && now - t->finished_mono >= ts->ttl_ms) {
             t->expire = true;
             dirty(ts, ts->sweep, now);
+        } else if (t->id[0] != '\0' && t->state == DX_TS_ASSIGNED &&
+                   !t->releasing && t->node != 0 &&
+                   now - t->assigned_mono >= DX_RUN_RESEND_MS) {
+            /* No word from the node: the assignment may have been lost.
+             * The same attempt again is harmless (a duplicate is ignored);
+             * a node that holds it answers with its state. */
+            t->assigned_mono = now;
+            item(ts, t->node, DX_ASSIGN_RUN, t->id, t->attempt);
         }
         ts->sweep++;
     }
@@ -578,6 +588,16 @@ bool dx_tasks_take_record(dx_tasks *ts, uint64_t term, int64_t now,
             free_task(ts, k);
         return true;
     }
+}
+
+void dx_tasks_republish(dx_tasks *ts, int64_t now)
+{
+    for (uint32_t k = 0; k < ts->high; k++)
+        if (ts->t[k].id[0] != '\0' && ts->t[k].dirty_since == 0) {
+            /* Through the delayed queue: a reconnect is not urgent. */
+            ring_push(ts->later, &ts->later_head, &ts->n_later, k);
+            ts->t[k].dirty_since = now > 0 ? now : 1;
+        }
 }
 
 void dx_tasks_on_record(dx_tasks *ts, const char *id,

@@ -39,6 +39,7 @@
 #define DX_RECORD_DELAY_MS 20      /* coalescing of non-final records */
 #define DX_STEAL_EVERY_MS 200
 #define DX_WAIT_RETRY_MS 50        /* tasks waiting for room: retry period */
+#define DX_RUN_RESEND_MS 3000      /* assigned, never reported: send again */
 #define DX_STEAL_THRESHOLD 4
 #define DX_ITEMS_MAX 8192          /* assign items waiting for a flush */
 
@@ -58,6 +59,7 @@ typedef struct dx_task {
     uint64_t runs;
     char result[DX_TASK_RESULT_MAX];
     int64_t finished_mono;             /* for expiry */
+    int64_t assigned_mono;             /* when the last RUN went out */
     int64_t dirty_since;               /* record to write; 0 = clean */
     bool cancel;                       /* cancel requested */
     bool releasing;                    /* release sent (work stealing) */
@@ -153,6 +155,10 @@ int64_t dx_tasks_next_deadline(const dx_tasks *ts);
  * be removed (an expired task; the entry is freed after this call). */
 bool dx_tasks_take_record(dx_tasks *ts, uint64_t term, int64_t now,
                           dx_task_record *rec, bool *cleared);
+
+/* Leader: every record is written again (after a reconnect, records sent
+ * while the connection was down were lost). */
+void dx_tasks_republish(dx_tasks *ts, int64_t now);
 
 /* Follower: a record from the leader (NULL payload when cleared). */
 void dx_tasks_on_record(dx_tasks *ts, const char *id,
