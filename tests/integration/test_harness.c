@@ -134,6 +134,25 @@ static bool proc_not_stopped(void *ctx)
 
 /* ---- broker and observers --------------------------------------------- */
 
+/* True once the broker's database file holds the retained test topic. */
+static bool db_has_retained(void *ctx)
+{
+    static char buf[1 << 16];
+    const char *want = "test/retained";
+    size_t n, w = strlen(want);
+    bool found = false;
+    char path[512];
+    FILE *f;
+    if (dxh_path(ctx, path, sizeof path, "broker-db/mosquitto.db") != 0 ||
+        (f = fopen(path, "rb")) == NULL)
+        return false;
+    n = fread(buf, 1, sizeof buf, f);     /* a few hundred bytes here */
+    fclose(f);
+    for (size_t i = 0; i + w <= n && !found; i++)
+        found = memcmp(buf + i, want, w) == 0;
+    return found;
+}
+
 static void test_retained_survives_broker_crash(void **state)
 {
     dxh *h = *state;
@@ -174,8 +193,8 @@ static void test_retained_survives_broker_crash(void **state)
     assert_true(m->t_ns > 0);
 
     /* Crash the broker: no clean save, only what autosave wrote.  dev.conf
-     * saves every second, so give it one save first. */
-    dxh_sleep_ms(1500);
+     * saves every second: wait until a save holds the message. */
+    assert_int_equal(dxh_wait_until(db_has_retained, h, 10000, 50), 0);
     assert_int_equal(dxh_broker_kill(h), 0);
     assert_false(dxh_broker_is_running(h));
     assert_int_equal(dxh_wait_until(obs_disconnected, a, 3000, 10), 0);
