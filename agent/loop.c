@@ -113,20 +113,6 @@ struct agent {
 
 /* ---- time and logging ---- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void logmsg(const agent *a, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -221,7 +207,7 @@ static ev *inbox_take(inbox *q, int64_t deadline)
 {
     ev *all;
     pthread_mutex_lock(&q->mu);
-    if (q->head == NULL && deadline > mono_ms()) {
+    if (q->head == NULL && deadline > dx_mono_ms()) {
         struct timespec ts;
         ts.tv_sec = (time_t)(deadline / 1000);
         ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
@@ -589,7 +575,7 @@ static void start_job(agent *a, const dx_action *act, int64_t now)
         rc = dx_workers_submit(a->workers, &j);
     if (rc != 0)
         dx_core_on_job_done(a->core, j.slot, rc, dx_strerror(rc), 0, 0, now,
-                            wall_ms());
+                            dx_wall_ms());
 }
 
 static void run_actions(agent *a, int64_t now)
@@ -668,14 +654,14 @@ static bool handle(agent *a, ev *e, int64_t now)
         dx_job_result r;
         memcpy(&r, e->payload, sizeof r);
         dx_core_on_job_done(a->core, r.slot, r.rc, r.text, r.value, r.seq,
-                            now, wall_ms());
+                            now, dx_wall_ms());
         break;
     }
     case EV_MESSAGE:
         if (e->src == SRC_MAINT && !is_cmd)
             break;
         dx_core_on_message(a->core, e->topic, e->tlen, e->payload, e->plen,
-                           e->retained, now, wall_ms());
+                           e->retained, now, dx_wall_ms());
         break;
     case EV_CONNECTED:
         if (e->src == SRC_MAINT) {
@@ -689,7 +675,7 @@ static bool handle(agent *a, ev *e, int64_t now)
         a->cstate = C_UP;
         a->backoff_ms = BACKOFF_MIN_MS;
         subscribe_all(a);
-        dx_core_on_connected(a->core, a->epoch, now, wall_ms());
+        dx_core_on_connected(a->core, a->epoch, now, dx_wall_ms());
         break;
     case EV_CONNECT_FAILED:
         if (e->src == SRC_MAINT && a->fail_pending) {
@@ -734,7 +720,7 @@ static void process(agent *a, ev *list)
         ev *e = list;
         list = e->next;
         e->next = NULL;
-        if (handle(a, e, mono_ms())) {
+        if (handle(a, e, dx_mono_ms())) {
             free(e);
             continue;
         }
@@ -795,7 +781,7 @@ static void probe_status(void *ctx, dx_link_status st, int code,
 /* Waits on p->cv until *flag or timeout_ms pass; p->mu held. */
 static void probe_wait(probe *p, const bool *flag, int64_t timeout_ms)
 {
-    int64_t dl = mono_ms() + timeout_ms;
+    int64_t dl = dx_mono_ms() + timeout_ms;
     struct timespec ts = {(time_t)(dl / 1000), (long)(dl % 1000) * 1000000L};
     while (!*flag && pthread_cond_timedwait(&p->cv, &p->mu, &ts) != ETIMEDOUT)
         ;
@@ -902,7 +888,7 @@ static int setup(agent *a, const dx_agent_opts *o, char *err, size_t cap)
     a->o = *o;
     a->backoff_ms = BACKOFF_MIN_MS;
     a->rng = (uint32_t)(o->id * 2654435761u) ^ (uint32_t)getpid() ^
-             (uint32_t)wall_ms();
+             (uint32_t)dx_wall_ms();
     if (a->rng == 0)
         a->rng = 1;
     a->exit_code = DX_EXIT_OK;
@@ -1043,7 +1029,7 @@ static int join(agent *a)
             return DX_EXIT_USAGE;
         }
         logmsg(a, DX_LOG_WARN, "%s; retrying in %" PRId64 " ms", why, backoff);
-        e = inbox_take(&a->in, mono_ms() + backoff);
+        e = inbox_take(&a->in, dx_mono_ms() + backoff);
         stop = false;
         while (e != NULL) {
             ev *n = e->next;
@@ -1096,10 +1082,10 @@ int dx_agent_run(const dx_agent_opts *o)
         free(a);
         return rc;
     }
-    a->reconnect_at = mono_ms();
+    a->reconnect_at = dx_mono_ms();
     a->cstate = C_DOWN;
     while (!a->stopping) {
-        int64_t now = mono_ms(), deadline;
+        int64_t now = dx_mono_ms(), deadline;
         ev *evs;
 
         if (a->failed && a->fail_until != 0 && now >= a->fail_until)
@@ -1120,7 +1106,7 @@ int dx_agent_run(const dx_agent_opts *o)
         if (!a->hung) {
             if (now >= a->next_load_ms)
                 sample_load(a, now);
-            dx_core_tick(a->core, now, wall_ms());
+            dx_core_tick(a->core, now, dx_wall_ms());
             run_actions(a, now);
         }
 
@@ -1145,8 +1131,8 @@ int dx_agent_run(const dx_agent_opts *o)
     if (a->exit_code == DX_EXIT_OK) {
         logmsg(a, DX_LOG_INFO, "stopping");
         if (a->cstate == C_UP) {
-            dx_core_shutdown(a->core, wall_ms());
-            run_actions(a, mono_ms());
+            dx_core_shutdown(a->core, dx_wall_ms());
+            run_actions(a, dx_mono_ms());
             (void)dx_link_flush(a->link, 1000);
             (void)dx_link_disconnect(a->link, 1000);
         }

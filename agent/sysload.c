@@ -1,10 +1,12 @@
 /*
- * sysload.c - CPU, disk and memory readings.  See sysload.h.
+ * sysload.c - CPU, disk and memory readings, and the shell's clocks.
+ * See sysload.h.
  */
 #include "sysload.h"
 
 #include <stdio.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dx_err.h"
@@ -72,4 +74,23 @@ int dx_sysload_rss_kb(uint64_t *kb)
         return DX_EIO;
     *kb = (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE) / 1024u;
     return 0;
+}
+
+int64_t dx_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t dx_mono_ms(void)
+{
+    return dx_mono_ns() / 1000000;
+}
+
+int64_t dx_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

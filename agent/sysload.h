@@ -22,6 +22,12 @@ int dx_sysload_cpu(dx_sysload *s, uint32_t *pct);
 /* Free space available to this user under dir, in KiB. */
 int dx_sysload_disk_free_kb(const char *dir, uint64_t *kb);
 
+/* The clocks of the I/O shell (the core is given the time instead):
+ * monotonic for durations, wall clock only to stamp what people read. */
+int64_t dx_mono_ms(void);
+int64_t dx_mono_ns(void);
+int64_t dx_wall_ms(void);
+
 /* This process's resident memory in KiB (from /proc/self/statm). */
 int dx_sysload_rss_kb(uint64_t *kb);
 

@@ -16,6 +16,8 @@
  */
 #include "worker.h"
 
+#include "sysload.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -57,22 +59,6 @@ struct dx_workers {
     void *ctx;
     thread t[];
 };
-
-/* ---- clocks ---- */
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- job bodies ---- */
 
@@ -124,7 +110,7 @@ static void fmt_size(char *buf, size_t cap, size_t bytes)
 
 static void run_compute(thread *t, const dx_job *j, dx_job_result *r)
 {
-    int64_t t0 = mono_ns(), now = t0;
+    int64_t t0 = dx_mono_ns(), now = t0;
     int64_t deadline = t0 + (int64_t)j->ms * 1000000;
     uint64_t sum = UINT64_C(0xcbf29ce484222325);
     uint64_t seed = mix64(j->slot), pass = 0;
@@ -153,9 +139,9 @@ static void run_compute(thread *t, const dx_job *j, dx_job_result *r)
                 pass++;
             }
         }
-        now = mono_ns();
+        now = dx_mono_ns();
     }
-    r->run_ms = (mono_ns() - t0) / 1000000;
+    r->run_ms = (dx_mono_ns() - t0) / 1000000;
     r->checksum = (uint32_t)(sum ^ (sum >> 32));
     fmt_size(size, sizeof size, j->mem_bytes);
     if (r->rc == DX_ESTATE)
@@ -203,26 +189,26 @@ static void run_job(thread *t, const dx_job *j, bool cancelled,
                     dx_job_result *r)
 {
     dx_workers *w = t->pool;
-    int64_t t0 = mono_ns();
+    int64_t t0 = dx_mono_ns();
 
     memset(r, 0, sizeof *r);
     r->slot = j->slot;
     r->kind = j->kind;
-    r->started_ms = wall_ms();
+    r->started_ms = dx_wall_ms();
     if (cancelled || atomic_load(&t->cancel)) {
         r->rc = DX_ESTATE;
         snprintf(r->text, sizeof r->text, "cancelled before start");
     } else if (j->kind == DX_TASK_COMPUTE) {
         run_compute(t, j, r);       /* sets run_ms to match its text */
-        r->finished_ms = wall_ms();
+        r->finished_ms = dx_wall_ms();
         return;
     } else if (j->kind == DX_TASK_SENSOR_READ) {
         run_sensor(w, j, r);
     } else {
         run_actuator(w, j, r);
     }
-    r->run_ms = (mono_ns() - t0) / 1000000;
-    r->finished_ms = wall_ms();
+    r->run_ms = (dx_mono_ns() - t0) / 1000000;
+    r->finished_ms = dx_wall_ms();
 }
 
 /* ---- threads ---- */
