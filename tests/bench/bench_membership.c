@@ -43,6 +43,7 @@
  * Take figures from a build without sanitizers:
  *   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel
  */
+#include "bench.h"
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,29 +76,8 @@ typedef struct bench {
 
 /* ---- output ----------------------------------------------------------- */
 
-static void emit(const char *name, double value, const char *unit,
-                 const char *target, int verdict)
-{
-    printf("{\"name\":\"%s\",\"value\":%.*f,\"unit\":\"%s\",\"target\":\"%s\","
-           "\"verdict\":\"%s\"}\n",
-           name, value == floor(value) ? 0 : 2, value, unit, target,
-           verdict < 0 ? "" : verdict ? "meets" : "misses");
-    fflush(stdout);
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-/* Nearest-rank percentile q (0..1] of v[0..n), n > 0; sorts v. */
-static double pct(double *v, int n, double q)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int k = (int)ceil(q * n) - 1;
-    return v[k < 0 ? 0 : k];
-}
 
 /* Emits NAME_p50 and NAME_p99 (ms); the target, when given, is judged on
  * the p50 (limit > 0) and also on the p99 when both is set.  Returns p50. */
@@ -105,11 +85,11 @@ static double emit_pcts(const char *name, double *v, int n, const char *target,
                         double limit, bool both)
 {
     char key[96];
-    double p50 = pct(v, n, 0.50), p99 = pct(v, n, 0.99);
+    double p50 = bench_pct(v, n, 0.50), p99 = bench_pct(v, n, 0.99);
     snprintf(key, sizeof key, "%s_p50", name);
-    emit(key, p50, "ms", target, limit > 0 ? p50 <= limit : -1);
+    bench_emit(key, p50, "ms", target, limit > 0 ? p50 <= limit : -1);
     snprintf(key, sizeof key, "%s_p99", name);
-    emit(key, p99, "ms", both ? target : "", both ? p99 <= limit : -1);
+    bench_emit(key, p99, "ms", both ? target : "", both ? p99 <= limit : -1);
     return p50;
 }
 
@@ -483,11 +463,11 @@ static int bench_idle(bench *b)
     if (c0 < 0 || c1 < 0 || rss < 0 || pss < 0 || anon < 0)
         return fail(b, "idle: cannot read /proc of the agent");
     double cpu = (c1 - c0) / (double)sysconf(_SC_CLK_TCK) / wall_s * 100.0;
-    emit("agent_idle_rss_kb", (double)rss, "kB", "< 4096 kB (pool aside)", rss < 4096);
-    emit("agent_idle_pss_kb", (double)pss, "kB", "info: shared libs split", -1);
-    emit("agent_idle_anon_kb", (double)anon, "kB", "info: private anonymous", -1);
-    emit("agent_idle_cpu_pct", cpu, "%", "< 1 % of a core", cpu < 1.0);
-    emit("agent_idle_window_s", wall_s, "s", "", -1);
+    bench_emit("agent_idle_rss_kb", (double)rss, "kB", "< 4096 kB (pool aside)", rss < 4096);
+    bench_emit("agent_idle_pss_kb", (double)pss, "kB", "info: shared libs split", -1);
+    bench_emit("agent_idle_anon_kb", (double)anon, "kB", "info: private anonymous", -1);
+    bench_emit("agent_idle_cpu_pct", cpu, "%", "< 1 % of a core", cpu < 1.0);
+    bench_emit("agent_idle_window_s", wall_s, "s", "", -1);
     return 0;
 }
 
@@ -499,9 +479,9 @@ static int run_default(bench *b)
     char target[96];
     if (cluster_up(b, "bench-default", 250, 1000) != 0)
         return -1;
-    emit("heartbeat_ms", b->hb_ms, "ms", "crash, failover, idle", -1);
-    emit("timeout_ms", b->to_ms, "ms", "crash, failover, idle", -1);
-    emit("trials", b->trials, "", "per figure", -1);
+    bench_emit("heartbeat_ms", b->hb_ms, "ms", "crash, failover, idle", -1);
+    bench_emit("timeout_ms", b->to_ms, "ms", "crash, failover, idle", -1);
+    bench_emit("trials", b->trials, "", "per figure", -1);
     fprintf(stderr, "bench_membership: raw will, %d trials\n", b->trials);
     if (bench_raw(b, a) != 0)
         return -1;
@@ -531,8 +511,8 @@ static int run_fast(bench *b)
     int lim = b->to_ms + b->hb_ms;
     snprintf(target, sizeof target, "<= timeout + heartbeat = %d ms", lim);
     emit_pcts("hang_detect_ms", a, b->trials, target, lim, true);
-    emit("hang_timeout_ms", b->to_ms, "ms", "hang only", -1);
-    emit("hang_heartbeat_ms", b->hb_ms, "ms", "hang only", -1);
+    bench_emit("hang_timeout_ms", b->to_ms, "ms", "hang only", -1);
+    bench_emit("hang_heartbeat_ms", b->hb_ms, "ms", "hang only", -1);
     return 0;
 }
 

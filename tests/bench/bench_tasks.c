@@ -82,6 +82,7 @@
  * Take figures from a build without sanitizers:
  *   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel
  */
+#include "bench.h"
 #include <MQTTAsync.h>
 #include <dirent.h>
 #include <errno.h>
@@ -121,34 +122,13 @@ static const char *const state_names[S_N] = {"no record", "queued", "assigned",
 
 /* ---- output (as bench_membership) -------------------------------------- */
 
-static void emit(const char *name, double value, const char *unit,
-                 const char *target, int verdict)
-{
-    printf("{\"name\":\"%s\",\"value\":%.*f,\"unit\":\"%s\",\"target\":\"%s\","
-           "\"verdict\":\"%s\"}\n",
-           name, value == floor(value) ? 0 : 2, value, unit, target,
-           verdict < 0 ? "" : verdict ? "meets" : "misses");
-    fflush(stdout);
-}
 
 static double round2(double v)
 {
     return round(v * 100) / 100;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-/* Nearest-rank percentile q (0..1] of v[0..n), n > 0; sorts v. */
-static double pct(double *v, int n, double q)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int k = (int)ceil(q * n) - 1;
-    return v[k < 0 ? 0 : k];
-}
 
 /* ---- state ------------------------------------------------------------- */
 
@@ -562,7 +542,7 @@ static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b,
         }
         v = round(v);
         snprintf(key, sizeof key, "%s_cpu_%s_pct", phase, k < N_PROCS ? proc_names[k] : "machine");
-        emit(key, v, "%", k < N_PROCS ? "info: % of one core"
+        bench_emit(key, v, "%", k < N_PROCS ? "info: % of one core"
                                        : "info: all CPUs busy, % of one core", -1);
         int w = snprintf(line + n, sizeof line - n, " %s %.0f%%",
                          k < N_PROCS ? proc_names[k] : "| machine", v);
@@ -573,7 +553,7 @@ static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b,
             line, sysconf(_SC_NPROCESSORS_ONLN));
     if (n_tasks > 0) {
         snprintf(key, sizeof key, "%s_cpu_ms_per_task", phase);
-        emit(key, round2(cluster / hz * 1000 / n_tasks), "ms",
+        bench_emit(key, round2(cluster / hz * 1000 / n_tasks), "ms",
              "info: broker + 3 agents, CPU", -1);
     }
 }
@@ -724,9 +704,9 @@ static int bench_raw(double *rate)
     *rate = round((double)B.n_raw / s);
     fprintf(stderr, "bench_tasks: raw: %d in %.3f s, %ld deliveries\n", B.n_raw, s,
             atomic_load(&B.raw_total));
-    emit("raw_qos1_msgs_per_s", *rate, "/s", "floor (baseline)", -1);
-    emit("raw_msgs", B.n_raw, "", "100 B, QoS 1 in and out", -1);
-    emit("pub_window", B.inflight, "", "info: unacked QoS 1 of pub", -1);
+    bench_emit("raw_qos1_msgs_per_s", *rate, "/s", "floor (baseline)", -1);
+    bench_emit("raw_msgs", B.n_raw, "", "100 B, QoS 1 in and out", -1);
+    bench_emit("pub_window", B.inflight, "", "info: unacked QoS 1 of pub", -1);
     cpu_emit("raw", &c0, &c1, 0);
     return 0;
 }
@@ -814,7 +794,7 @@ static void emit_done(const char *name, const track *t, int done)
 {
     char target[64];
     snprintf(target, sizeof target, "all %d", t->n);
-    emit(name, done, "", target, done == t->n);
+    bench_emit(name, done, "", target, done == t->n);
 }
 
 static int bench_tput(double raw)
@@ -857,8 +837,8 @@ static int bench_tput(double raw)
         double s = (double)(last - t0) / 1e9;
         double tps = round((double)t->n / s);
         snprintf(target, sizeof target, ">= 5000 and >= raw / 2 = %.0f", raw / 2);
-        emit("tasks_per_s", tps, "/s", target, tps >= 5000 && tps >= raw / 2);
-        emit("tasks_wall_s", round2(s), "s", "info: first submit to last done", -1);
+        bench_emit("tasks_per_s", tps, "/s", target, tps >= 5000 && tps >= raw / 2);
+        bench_emit("tasks_wall_s", round2(s), "s", "info: first submit to last done", -1);
     }
     if (last == 0 && done > 0) {
         /* Not a throughput: the rate at which the tasks that did finish
@@ -867,14 +847,14 @@ static int bench_tput(double raw)
         for (int i = 0; i < t->n; i++)
             if (t->t_done[i] > end)
                 end = t->t_done[i];
-        emit("tasks_done_per_s_partial", round((double)done / ((double)(end - t0) / 1e9)),
+        bench_emit("tasks_done_per_s_partial", round((double)done / ((double)(end - t0) / 1e9)),
              "/s", "info: PARTIAL, tasks were lost", -1);
     }
-    emit("tasks_n", t->n, "", "noop, QoS 1, no reply_to", -1);
-    emit("tasks_outstanding", B.outstanding, "", "info: at most, closed loop", -1);
-    emit("tasks_submit_s", round2((double)(t_sent - t0) / 1e9), "s",
+    bench_emit("tasks_n", t->n, "", "noop, QoS 1, no reply_to", -1);
+    bench_emit("tasks_outstanding", B.outstanding, "", "info: at most, closed loop", -1);
+    bench_emit("tasks_submit_s", round2((double)(t_sent - t0) / 1e9), "s",
          "info: submissions handed to Paho", -1);
-    emit("tasks_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
+    bench_emit("tasks_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
          "", "info: non-empty records at sub", -1);
     cpu_emit("tasks", &c0, &c1, done);
     if (last == 0) {
@@ -936,22 +916,22 @@ static int bench_latency(void)
     double rate = round((double)t->n / ((double)(t_end - t0) / 1e9));
     emit_done("latency_tasks_done", t, n_done);
     if (n_run > 0) {
-        double p50 = pct(run, n_run, 0.50), p99 = pct(run, n_run, 0.99);
+        double p50 = bench_pct(run, n_run, 0.50), p99 = bench_pct(run, n_run, 0.99);
         const char *part = n_run < t->n ? " (PARTIAL)" : "";
         snprintf(target, sizeof target, "info: at %d tasks/s%s", B.rate, part);
-        emit("task_latency_ms_p50", round2(p50), "ms", target, -1);
+        bench_emit("task_latency_ms_p50", round2(p50), "ms", target, -1);
         snprintf(target, sizeof target, "p99 < 10 ms at %d tasks/s%s", B.rate, part);
-        emit("task_latency_ms_p99", round2(p99), "ms", target, p99 < 10);
-        emit("task_latency_ms_max", round2(run[n_run - 1]), "ms", "info", -1);
+        bench_emit("task_latency_ms_p99", round2(p99), "ms", target, p99 < 10);
+        bench_emit("task_latency_ms_max", round2(run[n_run - 1]), "ms", "info", -1);
     }
     if (n_done > 0) {
-        emit("task_done_latency_ms_p50", round2(pct(done, n_done, 0.50)), "ms",
+        bench_emit("task_done_latency_ms_p50", round2(bench_pct(done, n_done, 0.50)), "ms",
              "info: submit to done record", -1);
-        emit("task_done_latency_ms_p99", round2(pct(done, n_done, 0.99)), "ms",
+        bench_emit("task_done_latency_ms_p99", round2(bench_pct(done, n_done, 0.99)), "ms",
              "info: submit to done record", -1);
     }
-    emit("latency_rate_per_s", rate, "/s", "info: achieved submission rate", -1);
-    emit("latency_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
+    bench_emit("latency_rate_per_s", rate, "/s", "info: achieved submission rate", -1);
+    bench_emit("latency_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
          "", "info: non-empty records at sub", -1);
     cpu_emit("latency", &c0, &c1, t->n);
     fprintf(stderr, "bench_tasks: latency: %d submitted in %.3f s (%d more than 1 ms "
@@ -1061,9 +1041,9 @@ static int run(void)
     if (world_up("bench-tasks-lat") != 0 || bench_raw(&raw) != 0 || cluster_up() != 0 ||
         follow_cluster() != 0)
         return -1;
-    emit("heartbeat_ms", HB_MS, "ms", "info: agent setting", -1);
-    emit("workers", B.workers, "", "info: per agent (default)", -1);
-    emit("task_ttl_s", TTL_S, "s", "info: agent setting", -1);
+    bench_emit("heartbeat_ms", HB_MS, "ms", "info: agent setting", -1);
+    bench_emit("workers", B.workers, "", "info: per agent (default)", -1);
+    bench_emit("task_ttl_s", TTL_S, "s", "info: agent setting", -1);
     ok = bench_latency() == 0;
     if (!ok && !B.failed)
         return -1;
