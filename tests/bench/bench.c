@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void bench_emit(const char *name, double value, const char *unit,
                 const char *target, int verdict)
@@ -28,4 +29,21 @@ double bench_pct(double *v, int n, double q)
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     int k = (int)ceil(q * n) - 1;
     return v[k < 0 ? 0 : k];
+}
+
+double bench_proc_cpu_ticks(int pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut, st;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                            &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st);
 }

@@ -12,4 +12,7 @@ void bench_emit(const char *name, double value, const char *unit,
 /* Nearest-rank percentile q (0..1] of v[0..n), n > 0; sorts v. */
 double bench_pct(double *v, int n, double q);
 
+/* utime + stime of process pid in clock ticks, or -1. */
+double bench_proc_cpu_ticks(int pid);
+
 #endif

@@ -430,32 +430,15 @@ static long proc_kb(int pid, const char *file, const char *key)
     return v;
 }
 
-/* utime + stime of pid in clock ticks, or -1. */
-static double proc_cpu_ticks(int pid)
-{
-    char path[64], buf[1024];
-    unsigned long ut, st;
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f != NULL)
-        fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* after the command name */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                            &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st);
-}
 
 static int bench_idle(bench *b)
 {
     int pid = (int)dxh_proc_pid(dxh_agent(b->h, LEADER));
-    double c0 = proc_cpu_ticks(pid);
+    double c0 = bench_proc_cpu_ticks(pid);
     int64_t t0 = dxh_now_ns();
     fprintf(stderr, "bench_membership: idle: agent %d (leader) for %d s\n", LEADER, b->idle_s);
     dxh_sleep_ms(b->idle_s * 1000);
-    double c1 = proc_cpu_ticks(pid);
+    double c1 = bench_proc_cpu_ticks(pid);
     double wall_s = (double)(dxh_now_ns() - t0) / 1e9;
     long rss = proc_kb(pid, "status", "VmRSS:");
     long pss = proc_kb(pid, "smaps_rollup", "Pss:");

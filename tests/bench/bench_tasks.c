@@ -452,23 +452,6 @@ enum { P_BROKER, P_A1, P_A2, P_A3, P_BENCH, N_PROCS };
 static const char *const proc_names[N_PROCS] = {"broker", "agent1", "agent2",
                                                 "agent3", "bench"};
 
-/* utime + stime of pid in clock ticks, or -1. */
-static double proc_cpu_ticks(int pid)
-{
-    char path[64], buf[1024];
-    unsigned long ut, st;
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f != NULL)
-        fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                            &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st);
-}
 
 /* Busy ticks of the whole machine (all CPUs, everything but idle and
  * iowait), or -1. */
@@ -507,7 +490,7 @@ static void cpu_take(cpu_snap *s, bool with_agents)
 {
     for (int k = 0; k < N_PROCS; k++)
         s->ticks[k] = (with_agents || k == P_BROKER || k == P_BENCH)
-                          ? proc_cpu_ticks(proc_pid(k)) : -1;
+                          ? bench_proc_cpu_ticks(proc_pid(k)) : -1;
     s->machine = machine_busy_ticks();
     s->t_ns = dxh_now_ns();
 }
