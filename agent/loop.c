@@ -619,6 +619,11 @@ static void run_actions(agent *a, int64_t now)
         case DX_ACT_UNSUBSCRIBE:
             (void)dx_link_unsubscribe(a->link, act->topic);
             break;
+        case DX_ACT_DFS_WRITE:
+        case DX_ACT_DFS_READ:
+        case DX_ACT_DFS_DELETE:
+        case DX_ACT_DFS_SCRUB:
+            break;   /* TODO(dfs): the disk thread (store.c) */
         }
     }
     if (ob->dropped != 0) {

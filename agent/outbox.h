@@ -16,10 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dx_dfs.h"
 #include "dx_topic.h"
 
 #define DX_OUTBOX_MAX 256
-#define DX_OUTBOX_ARENA (512 * 1024)
+#define DX_OUTBOX_ARENA (2 * 1024 * 1024)
 
 typedef enum {
     DX_ACT_PUBLISH = 1,  /* topic, payload, qos, retain */
@@ -30,14 +31,24 @@ typedef enum {
     DX_ACT_JOB,          /* run a task body on a worker: the job fields */
     DX_ACT_JOB_CANCEL,   /* cancel the worker job of `slot` */
     DX_ACT_SUBSCRIBE,    /* subscribe to `topic` (QoS 1) */
-    DX_ACT_UNSUBSCRIBE   /* unsubscribe from `topic` */
+    DX_ACT_UNSUBSCRIBE,  /* unsubscribe from `topic` */
+    /* DFS chunk storage (agent/store.h), on the shell's disk thread: */
+    DX_ACT_DFS_WRITE,    /* store the payload of the message being handled
+                            as chunk key/index/crc; then dx_core_on_store */
+    DX_ACT_DFS_READ,     /* read chunk key/index/crc and publish its bytes
+                            on `topic` (0 bytes when missing or corrupt;
+                            then dx_core_on_store reports the failure) */
+    DX_ACT_DFS_DELETE,   /* delete local chunk key/index (DX_DFS_ALL: every
+                            chunk of key); no answer */
+    DX_ACT_DFS_SCRUB     /* verify every local chunk; answers come back
+                            through dx_core_on_scrub */
 } dx_act_type;
 
 typedef enum { DX_LOG_ERROR = 0, DX_LOG_WARN, DX_LOG_INFO, DX_LOG_DEBUG } dx_log_level;
 
 typedef struct dx_action {
     dx_act_type type;
-    char topic[DX_TOPIC_MAX + 1];
+    char topic[DX_DFS_TOPIC_MAX + 1];
     int qos;
     bool retain;
     dx_log_level level;
@@ -50,6 +61,10 @@ typedef struct dx_action {
     size_t mem_bytes;
     char device[DX_NAME_MAX + 1];
     double value;
+    /* DFS_WRITE, DFS_READ, DFS_DELETE */
+    char key[DX_DFS_KEY_MAX + 1];
+    uint32_t index;
+    uint32_t crc;
     size_t off, len;      /* payload: arena[off .. off+len), NUL after */
 } dx_action;
 

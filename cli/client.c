@@ -232,6 +232,48 @@ const cli_msg *cli_wait(cli *c, bool (*pred)(const cli_msg *, void *),
     return m;
 }
 
+/* Unlinks the first message pred accepts; called with c->mu held. */
+static cli_msg *unlink_first(cli *c, bool (*pred)(const cli_msg *, void *),
+                             void *arg)
+{
+    cli_msg *prev = NULL, *p;
+    for (p = c->head; p != NULL; prev = p, p = p->next) {
+        if (pred != NULL && !pred(p, arg))
+            continue;
+        if (prev != NULL)
+            prev->next = p->next;
+        else
+            c->head = p->next;
+        if (c->tail == p)
+            c->tail = prev;
+        p->next = NULL;
+        return p;
+    }
+    return NULL;
+}
+
+cli_msg *cli_take(cli *c, bool (*pred)(const cli_msg *, void *), void *arg,
+                  int timeout_ms)
+{
+    struct timespec ts = abs_in(cli_now_ms() + timeout_ms);
+    cli_msg *m;
+    pthread_mutex_lock(&c->mu);
+    while ((m = unlink_first(c, pred, arg)) == NULL &&
+           pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&c->mu);
+    return m;
+}
+
+void cli_drop(cli *c, bool (*pred)(const cli_msg *, void *), void *arg)
+{
+    cli_msg *m;
+    pthread_mutex_lock(&c->mu);
+    while ((m = unlink_first(c, pred, arg)) != NULL)
+        free(m);
+    pthread_mutex_unlock(&c->mu);
+}
+
 void cli_settle(cli *c, int quiet_ms, int max_ms)
 {
     int64_t start = cli_now_ms(), end = start + max_ms;

@@ -67,6 +67,18 @@ int cli_subscribe_kind(cli *c, dx_topic_kind kind);
 const cli_msg *cli_wait(cli *c, bool (*pred)(const cli_msg *, void *),
                         void *arg, int timeout_ms, const cli_msg **cursor);
 
+/*
+ * Like cli_wait, but removes the message from the list and hands it to the
+ * caller, who frees it with free().  For long-running or bulk commands
+ * (get, watch): messages the caller takes do not pile up.  Do not mix with
+ * cursors of cli_wait that may point at a taken message.
+ */
+cli_msg *cli_take(cli *c, bool (*pred)(const cli_msg *, void *), void *arg,
+                  int timeout_ms);
+
+/* Drops every received message that `pred` accepts (NULL: all). */
+void cli_drop(cli *c, bool (*pred)(const cli_msg *, void *), void *arg);
+
 /* Waits until no message has arrived for quiet_ms, or max_ms pass. */
 void cli_settle(cli *c, int quiet_ms, int max_ms);
 

@@ -448,6 +448,8 @@ int cli_run_command(const cli_opts *opts, int argc, char **argv)
 
     if (rc >= 0)
         return rc;
+    if ((rc = cli_dfs_command(opts, argc, argv)) >= 0)
+        return rc;
     if (oo.timeout_ms <= 0)
         oo.timeout_ms = 3000;
     for (size_t i = 0; i < n_node_cmds; i++)

@@ -14,6 +14,10 @@ int cli_run_command(const cli_opts *o, int argc, char **argv);
  * none of them.  o->timeout_ms 0 means the command's default. */
 int cli_task_command(const cli_opts *o, int argc, char **argv);
 
+/* The file commands (dfs.c): put, get, ls, stat, rm, scrub.  Like
+ * cli_task_command: the exit code, or -1 when argv[0] is none of them. */
+int cli_dfs_command(const cli_opts *o, int argc, char **argv);
+
 /* Parses a whole decimal number in [min, max]; 0 or -1. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

@@ -30,7 +30,8 @@
     X(STALE, "stale message")                                             \
     X(FULL, "full")                                                       \
     X(STATE, "not allowed in the current state")                          \
-    X(TLS, "TLS handshake with the broker failed")
+    X(TLS, "TLS handshake with the broker failed")                       \
+    X(CHECKSUM, "checksum mismatch")
 
 typedef enum {
     DX_OK = 0,
