@@ -49,6 +49,13 @@ static const opt opts[] = {
     {"cafile", K_PATH, 0, 0, F(cafile), "CA certificate for TLS (enables TLS)"},
     {"cert", K_PATH, 0, 0, F(cert), "client certificate for TLS"},
     {"key", K_PATH, 0, 0, F(key), "client key for TLS"},
+    {"chunk-kb", K_U64, 4, 8192, F(chunk_kb), "DFS: chunk size of puts in KiB, a multiple of 4 (default 1024)"},
+    {"replicas", K_U64, 1, 5, F(replicas), "DFS: copies of every chunk, 1..5 (default 3)"},
+    {"repair-grace-ms", K_U64, 0, 86400000, F(repair_grace_ms), "DFS: a failed node's chunks are copied again after (default 10000)"},
+    {"repair-parallel", K_U64, 1, 64, F(repair_parallel), "DFS: chunk copies in flight while repairing (default 4)"},
+    {"scrub-interval-s", K_U64, 0, 604800, F(scrub_interval_s), "DFS: verify local chunks every S s, 0 = on request (default 3600)"},
+    {"log-flush-s", K_U64, 0, 86400, F(log_flush_s), "sensor logs: write a DFS segment after S s, 0 = no logs (default 60)"},
+    {"log-flush-readings", K_U64, 1, 1000000, F(log_flush_readings), "sensor logs: or after this many readings (default 1000)"},
     {"workers", K_U64, 1, DX_WORKERS_MAX, F(workers), "worker threads running tasks, 1..256 (default 4)"},
     {"sensor", K_SENSOR, 0, 0, 0, 0, "a sensor (repeatable): NAME [sim] [seed=S] [min=A] [max=B]\n"
      HELP_INDENT "[period=P] [unit=U], or NAME file PATH [unit=U]"},
@@ -64,7 +71,8 @@ void dx_agent_usage(FILE *out)
                  " lines in --config):\n");
     for (size_t i = 0; i < NOPTS; i++)
         fprintf(out, "  --%-15s %s\n", opts[i].key, opts[i].help);
-    fprintf(out, "  --help            this text\n"
+    fprintf(out, "  --check-config    check every option, print \"ok\" and exit\n"
+                 "  --help            this text\n"
                  "  --version         the version\n");
 }
 
@@ -234,6 +242,13 @@ static void defaults(dx_agent_opts *o)
     o->mem_pool_kb = 65536;
     o->keepalive_s = 10;
     o->workers = 4;
+    o->chunk_kb = 1024;
+    o->replicas = 3;
+    o->repair_grace_ms = 10000;
+    o->repair_parallel = 4;
+    o->scrub_interval_s = 3600;
+    o->log_flush_s = 60;
+    o->log_flush_readings = 1000;
 }
 
 int dx_agent_opts_parse(dx_agent_opts *o, int argc, char **argv, char *err,
@@ -265,6 +280,10 @@ int dx_agent_opts_parse(dx_agent_opts *o, int argc, char **argv, char *err,
         char key[64];
         const char *eq;
 
+        if (strcmp(a, "--check-config") == 0) {
+            o->check_config = true;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0) {
             snprintf(err, errcap, "unexpected argument '%.40s' (see --help)", a);
             return DX_EINVAL;
@@ -329,6 +348,15 @@ int dx_agent_opts_parse(dx_agent_opts *o, int argc, char **argv, char *err,
     if ((o->cert[0] != '\0') != (o->key[0] != '\0')) {
         snprintf(err, errcap, "--cert and --key go together");
         return DX_EINVAL;
+    }
+    if (o->chunk_kb % 4 != 0) {
+        snprintf(err, errcap, "--chunk-kb: expected a multiple of 4 in "
+                 "4..8192, got %llu", (unsigned long long)o->chunk_kb);
+        return DX_EINVAL;
+    }
+    if (o->check_config) {
+        printf("ok\n");
+        return 1;
     }
     return 0;
 }

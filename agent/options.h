@@ -48,6 +48,15 @@ typedef struct dx_agent_opts {
     char key[PATH_MAX];
     unsigned workers;                  /* worker threads, 1..256 */
     uint64_t task_ttl_s;               /* finished task records kept, s */
+    /* distributed file system */
+    uint64_t chunk_kb;                 /* chunk size of puts, KiB */
+    uint64_t replicas;                 /* copies of every chunk */
+    uint64_t repair_grace_ms;          /* a failed node's chunks wait this */
+    uint64_t repair_parallel;          /* repair transfers at a time */
+    uint64_t scrub_interval_s;         /* periodic scrub, 0 = on request */
+    uint64_t log_flush_s;              /* sensor log segment age, 0 = off */
+    uint64_t log_flush_readings;       /* or this many readings */
+    bool check_config;                 /* --check-config: validate, exit */
     /* Sensors and actuators (--sensor, --actuator), in the order given:
      * devices[i] is the name of device_cfg[i], for the birth. */
     size_t n_devices;
@@ -57,7 +66,8 @@ typedef struct dx_agent_opts {
 
 /*
  * Fills *o from argv (and the --config file it names).  Returns 0 when the
- * agent should run, 1 when --help or --version was printed to stdout, and
+ * agent should run, 1 when --help or --version was printed to stdout (or
+ * --check-config found every option valid and printed "ok"), and
  * DX_EINVAL with one line in err otherwise.
  */
 int dx_agent_opts_parse(dx_agent_opts *o, int argc, char **argv, char *err,
