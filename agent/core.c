@@ -12,6 +12,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,6 +121,33 @@ void dx_core_init(dx_core *c, const dx_core_cfg *cfg)
     c->n_sn = 0;
     c->draining = false;
     c->leading = false;
+    c->dfs = NULL;
+    c->scratch_file = NULL;
+    c->scratch_dreply = NULL;
+    c->next_scrub_ms = 0;
+    if (cfg->dfs_enabled) {
+        dx_dfs_cfg dc = cfg->dfs;
+        int rc = DX_ENOMEM;
+        dc.self = cfg->id;
+        dc.topics = cfg->topics;
+        c->scratch_file = malloc(sizeof *c->scratch_file);
+        c->scratch_dreply = malloc(sizeof *c->scratch_dreply);
+        if (c->scratch_file == NULL || c->scratch_dreply == NULL ||
+            (rc = dx_dfs_create(&c->dfs, &dc)) != 0) {
+            dx_outbox_log(&c->out, DX_LOG_ERROR, "the DFS is off: %s",
+                          dx_strerror(rc));
+            dx_core_fini(c);
+        }
+    }
+}
+
+void dx_core_fini(dx_core *c)
+{
+    dx_dfs_destroy(&c->dfs);
+    free(c->scratch_file);
+    c->scratch_file = NULL;
+    free(c->scratch_dreply);
+    c->scratch_dreply = NULL;
 }
 
 /* Topics every agent follows: node 0 means '+', self means this node. */
@@ -136,6 +164,34 @@ static const struct sub {
     {DX_T_NODE_REPORT, false, true},   {DX_T_TASK_CANCEL, false, true},
 };
 
+/* The DFS topics: every agent's (files, acks, its fetches and replies, its
+ * store filters) and the leader's (requests, bad-copy reports). */
+static size_t dfs_subscriptions(const dx_core *c, bool leader_only,
+                                char subs[][DX_TOPIC_MAX + 1], size_t cap)
+{
+    const dx_topics *t = &c->cfg.topics;
+    size_t n = 0;
+    if (c->dfs == NULL)
+        return 0;
+    if (!leader_only && cap >= 4 + DX_DFS_STORE_FILTERS) {
+        if (dx_dfs_filter_files(t, subs[n], DX_TOPIC_MAX + 1) == 0)
+            n++;
+        if (dx_dfs_filter_stored(t, subs[n], DX_TOPIC_MAX + 1) == 0)
+            n++;
+        if (dx_dfs_topic_fetch(t, c->cfg.id, subs[n], DX_TOPIC_MAX + 1) == 0)
+            n++;
+        snprintf(subs[n++], DX_TOPIC_MAX + 1, "%s", dx_dfs_reply_topic(c->dfs));
+        n += dx_dfs_store_filters(t, c->cfg.id, subs + n, cap - n);
+    }
+    if ((leader_only || c->leading) && cap - n >= 2) {
+        if (dx_dfs_topic_req(t, subs[n], DX_TOPIC_MAX + 1) == 0)
+            n++;
+        if (dx_dfs_topic_bad(t, subs[n], DX_TOPIC_MAX + 1) == 0)
+            n++;
+    }
+    return n;
+}
+
 static size_t subscriptions(const dx_core *c, bool leader_only,
                             char subs[][DX_TOPIC_MAX + 1], size_t cap)
 {
@@ -150,7 +206,7 @@ static size_t subscriptions(const dx_core *c, bool leader_only,
                                  DX_TOPIC_MAX + 1) == 0)
             n++;
     }
-    return n;
+    return n + dfs_subscriptions(c, leader_only, subs + n, cap - n);
 }
 
 size_t dx_core_subscriptions(const dx_core *c,
@@ -548,14 +604,45 @@ static void flush_records(dx_core *c, int64_t now)
 
 static void subscribe_leader_topics(dx_core *c, bool on)
 {
-    char subs[4][DX_TOPIC_MAX + 1];
-    size_t n = subscriptions(c, true, subs, 4);
+    char subs[8][DX_TOPIC_MAX + 1];
+    size_t n = subscriptions(c, true, subs, 8);
     for (size_t i = 0; i < n; i++) {
         dx_action *a = dx_outbox_add(
             &c->out, on ? DX_ACT_SUBSCRIBE : DX_ACT_UNSUBSCRIBE, 0);
         if (a != NULL)
             memcpy(a->topic, subs[i], sizeof a->topic);
     }
+}
+
+/* What the DFS module needs to know of the world right now. */
+static void dfs_env(dx_core *c, dx_dfs_env *e, int64_t now, int64_t wall)
+{
+    c->n_dn = 0;
+    for (size_t i = 0; i < c->members.n && c->n_dn < DX_MAX_NODES; i++) {
+        const dx_member *m = &c->members.m[i];
+        dx_dfs_node *d;
+        if (m->state == DX_MEMBER_UNKNOWN)
+            continue;
+        d = &c->dn[c->n_dn++];
+        d->id = m->id;
+        d->alive = m->state == DX_MEMBER_ONLINE;
+        d->down_since = d->alive ? 0 : m->since_ms;
+    }
+    e->nodes = c->dn;
+    e->n = c->n_dn;
+    e->leading = c->leading;
+    e->term = c->elect.term;
+    e->now = now;
+    e->wall = wall;
+    e->ob = &c->out;
+}
+
+/* The DFS module's event texts go to the event stream. */
+static void dfs_notes(dx_core *c, int64_t wall)
+{
+    char text[DX_DFS_NOTE_MAX];
+    while (c->dfs != NULL && dx_dfs_take_note(c->dfs, text, sizeof text))
+        event(c, true, "dfs", 0, wall, "%s", text);
 }
 
 /* The election made this node leader, or took leadership away. */
@@ -575,6 +662,12 @@ static void leadership_changed(dx_core *c, int64_t now, int64_t wall)
     }
     if (c->elect.leader != 0)
         dx_exec_on_leader(&c->exec);   /* tell the leader what we hold */
+    if (c->dfs != NULL) {
+        dx_dfs_env e;
+        dfs_env(c, &e, now, wall);
+        dx_dfs_on_leader(c->dfs, &e);
+        dfs_notes(c, wall);
+    }
 }
 
 static void on_submit(dx_core *c, const char *payload, size_t plen,
@@ -713,6 +806,17 @@ void dx_core_on_job_done(dx_core *c, uint32_t slot, int rc, const char *text,
                 r.seq = seq ? seq : ++c->readings;
                 r.ts_ms = wall;
                 PUBLISH(c, a, msg_reading, &r);
+                if (c->dfs != NULL) {
+                    char line[160];
+                    dx_dfs_env e;
+                    int n = snprintf(line, sizeof line,
+                                     "{\"seq\":%" PRIu64 ",\"ts_ms\":%" PRId64
+                                     ",\"value\":%.17g}", r.seq, wall, value);
+                    dfs_env(c, &e, now, wall);
+                    if (n > 0 && (size_t)n < sizeof line)
+                        dx_dfs_log_append(c->dfs, sl->device, line,
+                                          (size_t)n, &e);
+                }
             } else if (sl->kind == DX_TASK_ACTUATOR_SET) {
                 publish_actuator(c, sl->device, sl->value, wall);
             }
@@ -738,6 +842,17 @@ static void on_cmd(dx_core *c, const dx_msg_cmd *cmd, int64_t wall)
     case DX_CMD_RECOVER:
         t = DX_ACT_RECOVER;
         break;
+    case DX_CMD_SCRUB:
+        if (c->dfs == NULL) {
+            reply(c, cmd->reply_to, cmd->corr, false,
+                  "this node keeps no DFS chunks", NULL);
+            return;
+        }
+        reply(c, cmd->reply_to, cmd->corr, true, NULL, NULL);
+        (void)dx_outbox_add(&c->out, DX_ACT_DFS_SCRUB, 0);
+        event(c, true, "operator_command", c->cfg.id, wall,
+              "Node %u: scrub of its DFS chunks started", c->cfg.id);
+        return;
     default:
         /* drain / undrain: the leader sees the flag in our heartbeats,
          * stops placing here and moves our queued tasks away. */
@@ -799,6 +914,93 @@ void dx_core_on_disconnected(dx_core *c, int64_t now)
     (void)now;
 }
 
+/* A message on a {root}/dfs/ topic. */
+static void on_dfs_message(dx_core *c, const char *topic, size_t tlen,
+                           const char *payload, size_t plen, int64_t now,
+                           int64_t wall)
+{
+    dx_dfs_ref ref;
+    dx_diag d = {{0}};
+    dx_dfs_env e;
+    int rc = dx_dfs_topic_parse(&c->cfg.topics, topic, tlen, &ref, &d);
+
+    if (rc != 0) {
+        reject(c, topic, tlen, rc, &d);
+        return;
+    }
+    dfs_env(c, &e, now, wall);
+    switch (ref.kind) {
+    case DX_DFS_T_FILE:
+        if (plen == 0) {
+            dx_dfs_on_file(c->dfs, ref.name, NULL, &e);
+            break;
+        }
+        if ((rc = dx_dfs_file_decode(payload, plen, c->scratch_file, &d)) != 0)
+            break;
+        if (strcmp(c->scratch_file->name, ref.name) != 0) {
+            rc = dx_diag_set(&d, DX_EINVAL, "metadata of '%.60s' on the "
+                             "topic of '%.60s'", c->scratch_file->name,
+                             ref.name);
+            break;
+        }
+        dx_dfs_on_file(c->dfs, ref.name, c->scratch_file, &e);
+        break;
+    case DX_DFS_T_REQ: {
+        dx_dfs_req r;
+        if (!c->leading)
+            return;
+        if ((rc = dx_dfs_req_decode(payload, plen, &r, &d)) != 0) {
+            char reply_to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1], why[256];
+            if (dx_msg_reply_target(payload, plen, reply_to, corr) == 0) {
+                snprintf(why, sizeof why, "invalid request: %s%s%.160s",
+                         dx_strerror(rc), d.msg[0] ? ": " : "", d.msg);
+                reply(c, reply_to, corr, false, why, NULL);
+            }
+            break;
+        }
+        dx_dfs_on_req(c->dfs, &r, &e);
+        break;
+    }
+    case DX_DFS_T_STORE:
+        if ((rc = dx_dfs_on_store(c->dfs, &ref, plen, &e)) != 0)
+            rc = dx_diag_set(&d, rc, "a chunk of %zu bytes that node %u "
+                             "cannot take", plen, c->cfg.id);
+        break;
+    case DX_DFS_T_STORED: {
+        dx_dfs_stored st;
+        if ((rc = dx_dfs_stored_decode(payload, plen, &st, &d)) != 0)
+            break;
+        dx_dfs_on_stored(c->dfs, ref.key, &st, &e);
+        break;
+    }
+    case DX_DFS_T_FETCH: {
+        dx_dfs_fetch f;
+        if (ref.node != c->cfg.id)
+            return;
+        if ((rc = dx_dfs_fetch_decode(payload, plen, &f, &d)) != 0)
+            break;
+        if ((rc = dx_dfs_on_fetch(c->dfs, &f, &e)) != 0)
+            rc = dx_diag_set(&d, rc, "fetch answer topic '%.80s' not allowed",
+                             f.reply_to);
+        break;
+    }
+    case DX_DFS_T_BAD: {
+        dx_dfs_bad b;
+        if (!c->leading)
+            return;
+        if ((rc = dx_dfs_bad_decode(payload, plen, &b, &d)) != 0)
+            break;
+        dx_dfs_on_bad(c->dfs, &b, &e);
+        break;
+    }
+    default:
+        return;
+    }
+    if (rc < 0)
+        reject(c, topic, tlen, rc, &d);
+    dfs_notes(c, wall);
+}
+
 void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
                         const char *payload, size_t plen, bool retained,
                         int64_t now, int64_t wall)
@@ -810,6 +1012,10 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
     int rc = dx_topic_parse(&c->cfg.topics, topic, tlen, &ref);
 
     (void)retained;
+    if (rc == DX_ETOPIC && c->dfs != NULL) {
+        on_dfs_message(c, topic, tlen, payload, plen, now, wall);
+        return;
+    }
     if (rc != 0) {
         reject(c, topic, tlen, rc, NULL);
         return;
@@ -935,6 +1141,22 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
                            c->elect.term, now, wall);
         task_notes(c, wall);
         break;
+    case DX_T_REPLY: {
+        dx_dfs_env e;
+        char mine[DX_TOPIC_MAX + 1];
+        if (c->dfs == NULL)
+            return;
+        snprintf(mine, sizeof mine, "%s", dx_dfs_reply_topic(c->dfs));
+        if (strlen(mine) != tlen || memcmp(mine, topic, tlen) != 0)
+            return;
+        if ((rc = dx_dfs_reply_decode(payload, plen, c->scratch_dreply,
+                                      &d)) != 0)
+            break;
+        dfs_env(c, &e, now, wall);
+        dx_dfs_on_reply(c->dfs, c->scratch_dreply, &e);
+        dfs_notes(c, wall);
+        break;
+    }
     case DX_T_IO_ACT_SET: {
         dx_msg_actuator m;
         if (ref.node != c->cfg.id)
@@ -1041,6 +1263,21 @@ void dx_core_tick(dx_core *c, int64_t now, int64_t wall)
         flush_items(c);
         flush_records(c, now);
     }
+    /* The file system's. */
+    if (c->dfs != NULL && c->connected) {
+        dx_dfs_env e;
+        dfs_env(c, &e, now, wall);
+        dx_dfs_tick(c->dfs, &e);
+        dfs_notes(c, wall);
+        if (c->cfg.scrub_every_ms > 0) {
+            if (c->next_scrub_ms == 0)
+                c->next_scrub_ms = now + c->cfg.scrub_every_ms;
+            if (now >= c->next_scrub_ms) {
+                c->next_scrub_ms = now + c->cfg.scrub_every_ms;
+                (void)dx_outbox_add(&c->out, DX_ACT_DFS_SCRUB, 0);
+            }
+        }
+    }
 }
 
 int64_t dx_core_next_deadline(const dx_core *c)
@@ -1059,6 +1296,12 @@ int64_t dx_core_next_deadline(const dx_core *c)
         t = 0;
     if (c->leading && c->connected && dx_tasks_next_deadline(&c->tasks) < t)
         t = dx_tasks_next_deadline(&c->tasks);
+    if (c->dfs != NULL && c->connected) {
+        if (dx_dfs_next_deadline(c->dfs) < t)
+            t = dx_dfs_next_deadline(c->dfs);
+        if (c->next_scrub_ms != 0 && c->next_scrub_ms < t)
+            t = c->next_scrub_ms;
+    }
     /* Tick often enough that a long wait is never mistaken for a stall. */
     if (c->last_tick_ms + c->cfg.timeout_ms / 4 < t)
         t = c->last_tick_ms + c->cfg.timeout_ms / 4;
@@ -1077,4 +1320,37 @@ void dx_core_shutdown(dx_core *c, int64_t wall)
     event(c, true, "node_left", c->cfg.id, wall,
           "Node %u is shutting down", c->cfg.id);
     publish_state(c, DX_WIRE_OFFLINE, "shutdown");
+}
+
+void dx_core_on_store(dx_core *c, bool read, const char *key, uint32_t index,
+                      uint32_t crc, int rc, int64_t now, int64_t wall)
+{
+    dx_dfs_env e;
+    if (c->dfs == NULL)
+        return;
+    dfs_env(c, &e, now, wall);
+    dx_dfs_on_store_done(c->dfs, read, key, index, crc, rc, &e);
+    dfs_notes(c, wall);
+}
+
+void dx_core_on_scrub_item(dx_core *c, const char *key, uint32_t index,
+                           uint32_t crc, bool ok, int64_t age_ms, int64_t now,
+                           int64_t wall)
+{
+    dx_dfs_env e;
+    if (c->dfs == NULL)
+        return;
+    dfs_env(c, &e, now, wall);
+    dx_dfs_on_scrub_item(c->dfs, key, index, crc, ok, age_ms, &e);
+}
+
+void dx_core_on_scrub_done(dx_core *c, uint64_t chunks, uint64_t bad,
+                           int64_t now, int64_t wall)
+{
+    dx_dfs_env e;
+    if (c->dfs == NULL)
+        return;
+    dfs_env(c, &e, now, wall);
+    dx_dfs_on_scrub_done(c->dfs, chunks, bad, &e);
+    dfs_notes(c, wall);
 }

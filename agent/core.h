@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dfs.h"
 #include "dx_msg.h"
 #include "dx_topic.h"
 #include "election.h"
@@ -28,7 +29,7 @@
 #include "sched.h"
 #include "tasks.h"
 
-#define DX_SUBS_MAX 12
+#define DX_SUBS_MAX 40
 #define DX_DIRECT_MAX 8           /* actuator commands in flight */
 #define DX_TASK_TTL_DEFAULT_MS 300000
 
@@ -51,6 +52,11 @@ typedef struct dx_core_cfg {
     size_t pool_bytes;
     void *pool_meta;                /* zero-filled, dx_pool_meta_size() */
     size_t pool_meta_bytes;
+    /* The distributed file system (self and topics are set by the core).
+     * dfs_enabled false: this agent neither stores nor leads the DFS. */
+    bool dfs_enabled;
+    dx_dfs_cfg dfs;
+    int64_t scrub_every_ms;         /* periodic scrub, 0 = on request */
 } dx_core_cfg;
 
 /* An actuator command that came on .../actuators/{name}/set. */
@@ -91,11 +97,20 @@ typedef struct dx_core {
     dx_msg_report scratch_report;
     dx_task_record scratch_rec;
     dx_task_spec scratch_spec;
+    /* distributed file system (NULL when disabled) */
+    dx_dfs *dfs;
+    size_t n_dn;
+    dx_dfs_node dn[DX_MAX_NODES];
+    dx_dfs_file *scratch_file;       /* large: allocated with the module */
+    dx_dfs_reply *scratch_dreply;
+    int64_t next_scrub_ms;
     dx_outbox out;
 } dx_core;
 
-/* Initialises a core.  Large: allocate it (calloc) rather than on a stack. */
+/* Initialises a core.  Large: allocate it (calloc) rather than on a stack.
+ * Release what it allocates with dx_core_fini. */
 void dx_core_init(dx_core *c, const dx_core_cfg *cfg);
+void dx_core_fini(dx_core *c);
 
 /* Writes the subscription filters the core needs into subs; returns how
  * many.  The shell subscribes to all of them at QoS 1 on every connect. */
@@ -137,6 +152,21 @@ void dx_core_set_load(dx_core *c, const dx_load *load);
 void dx_core_on_job_done(dx_core *c, uint32_t slot, int rc, const char *text,
                          double value, uint64_t seq, int64_t now,
                          int64_t wall);
+
+/*
+ * The disk thread finished a DFS_WRITE (read false) or a DFS_READ that
+ * failed (read true) of chunk key/index/crc with rc (0 or DX_E...).
+ */
+void dx_core_on_store(dx_core *c, bool read, const char *key, uint32_t index,
+                      uint32_t crc, int rc, int64_t now, int64_t wall);
+
+/* A scrub found local chunk key/index/crc (ok: its bytes match), last
+ * modified age_ms ago; dx_core_on_scrub_done ends the scrub. */
+void dx_core_on_scrub_item(dx_core *c, const char *key, uint32_t index,
+                           uint32_t crc, bool ok, int64_t age_ms, int64_t now,
+                           int64_t wall);
+void dx_core_on_scrub_done(dx_core *c, uint64_t chunks, uint64_t bad,
+                           int64_t now, int64_t wall);
 
 /* A graceful exit: publishes the retained "offline" state. */
 void dx_core_shutdown(dx_core *c, int64_t wall);

@@ -676,8 +676,8 @@ static int subscribe(dx_link *l, const char *const *filters, size_t n,
                      int qos, MQTTAsync_token *token)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int qs[16];
-    if (n == 0 || n > 16)
+    int qs[DX_LINK_SUBS_MAX];
+    if (n == 0 || n > DX_LINK_SUBS_MAX)
         return DX_EINVAL;
     for (size_t i = 0; i < n; i++)
         qs[i] = qos;

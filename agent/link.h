@@ -21,6 +21,8 @@
 
 #include "dx_topic.h"
 
+#define DX_LINK_SUBS_MAX 64   /* filters in one SUBSCRIBE */
+
 typedef struct dx_link dx_link;
 
 typedef enum {

@@ -34,6 +34,7 @@
 #include "devices.h"
 #include "link.h"
 #include "mempool.h"
+#include "store.h"
 #include "sysload.h"
 #include "worker.h"
 
@@ -48,7 +49,8 @@ typedef enum {
     EV_CONNECT_FAILED,
     EV_LOST,
     EV_STOP,
-    EV_JOB_DONE          /* payload: a dx_job_result */
+    EV_JOB_DONE,         /* payload: a dx_job_result */
+    EV_STORE             /* payload: a dx_store_result */
 } ev_type;
 typedef enum { SRC_MAIN = 0, SRC_MAINT = 1 } ev_src;
 
@@ -105,6 +107,9 @@ struct agent {
     size_t pool_size;
     dx_devices *devices;
     dx_workers *workers;
+    dx_store *store;                  /* DFS chunks; NULL: no DFS */
+    ev *cur;                          /* the message being handled */
+    bool cur_taken;                   /* ... handed to the store */
     dx_sysload sys;
     int64_t next_load_ms;
     uint32_t rng;
@@ -246,6 +251,14 @@ static void on_job_done(void *ctx, const dx_job_result *r)
 {
     agent *a = ctx;
     inbox_push(&a->in, EV_JOB_DONE, SRC_MAIN, 0, "", 0, r, sizeof *r, false);
+}
+
+/* The disk thread finished a chunk job: queue the result for the loop
+ * (a read's bytes travel by pointer and are freed by the loop). */
+static void on_store_done(void *ctx, dx_store_result *r)
+{
+    agent *a = ctx;
+    inbox_push(&a->in, EV_STORE, SRC_MAIN, 0, "", 0, r, sizeof *r, false);
 }
 
 /* The signal thread turns SIGINT/SIGTERM into a STOP event. */
@@ -578,6 +591,83 @@ static void start_job(agent *a, const dx_action *act, int64_t now)
                             dx_wall_ms());
 }
 
+/* Hands a DFS action to the disk thread.  A write takes the message being
+ * handled (its inbox event) as is: no copy of the chunk. */
+static void store_job(agent *a, const dx_action *act, int64_t now)
+{
+    dx_store_job j;
+    int rc;
+
+    if (a->store == NULL)
+        return;
+    memset(&j, 0, sizeof j);
+    j.op = act->type == DX_ACT_DFS_WRITE  ? DX_STORE_WRITE
+           : act->type == DX_ACT_DFS_READ ? DX_STORE_READ
+           : act->type == DX_ACT_DFS_DELETE ? DX_STORE_DELETE
+                                            : DX_STORE_SCRUB;
+    snprintf(j.key, sizeof j.key, "%s", act->key);
+    j.index = act->index;
+    j.crc = act->crc;
+    if (j.op == DX_STORE_WRITE) {
+        if (a->cur == NULL || a->cur_taken)
+            return;                 /* a bug: no message to store */
+        j.owner = a->cur;
+        j.data = a->cur->payload;
+        j.len = a->cur->plen;
+        a->cur_taken = true;        /* the store frees it, even on error */
+    }
+    if (j.op == DX_STORE_READ)
+        snprintf(j.topic, sizeof j.topic, "%s", act->topic);
+    rc = dx_store_submit(a->store, &j);
+    if (rc != 0 && (j.op == DX_STORE_WRITE || j.op == DX_STORE_READ))
+        dx_core_on_store(a->core, j.op == DX_STORE_READ, j.key, j.index,
+                         j.crc, rc, now, dx_wall_ms());
+    else if (rc != 0)
+        logmsg(a, DX_LOG_WARN, "chunk store: %s", dx_strerror(rc));
+}
+
+/* What the disk thread did. */
+static void store_done(agent *a, dx_store_result *r, int64_t now)
+{
+    int64_t wall = dx_wall_ms();
+    switch (r->op) {
+    case DX_STORE_WRITE:
+        dx_core_on_store(a->core, false, r->key, r->index, r->crc, r->rc, now,
+                         wall);
+        break;
+    case DX_STORE_READ:
+        if (r->rc == 0) {
+            publish(a, r->topic, r->data, r->len, 1, false);
+        } else {
+            /* A reader waits on its reply topic: tell it now that this
+             * copy is no good (0 bytes) instead of letting it time out.
+             * A repair copy is simply not sent. */
+            if (strstr(r->topic, "/dfs/store/") == NULL)
+                publish(a, r->topic, "", 0, 1, false);
+            logmsg(a, DX_LOG_WARN, "chunk %s/%u: %s%s%s", r->key, r->index,
+                   dx_strerror(r->rc), r->error[0] ? ": " : "", r->error);
+            dx_core_on_store(a->core, true, r->key, r->index, r->crc, r->rc,
+                             now, wall);
+        }
+        free(r->data);
+        r->data = NULL;
+        break;
+    case DX_STORE_DELETE:
+        if (r->rc != 0)
+            logmsg(a, DX_LOG_WARN, "cannot delete chunk %s/%u: %s", r->key,
+                   r->index, r->error[0] ? r->error : dx_strerror(r->rc));
+        break;
+    case DX_STORE_SCRUB:
+        for (size_t i = 0; i < r->n; i++)
+            dx_core_on_scrub_item(a->core, r->items[i].key, r->items[i].index,
+                                  r->items[i].crc, r->items[i].ok,
+                                  r->items[i].age_ms, now, wall);
+        if (r->last)
+            dx_core_on_scrub_done(a->core, r->chunks, r->bad, now, wall);
+        break;
+    }
+}
+
 static void run_actions(agent *a, int64_t now)
 {
     dx_outbox *ob = &a->core->out;
@@ -623,7 +713,8 @@ static void run_actions(agent *a, int64_t now)
         case DX_ACT_DFS_READ:
         case DX_ACT_DFS_DELETE:
         case DX_ACT_DFS_SCRUB:
-            break;   /* TODO(dfs): the disk thread (store.c) */
+            store_job(a, act, now);
+            break;
         }
     }
     if (ob->dropped != 0) {
@@ -662,9 +753,18 @@ static bool handle(agent *a, ev *e, int64_t now)
                             now, dx_wall_ms());
         break;
     }
+    case EV_STORE: {
+        /* The payload is not aligned for the struct: copy it out. */
+        dx_store_result r;
+        memcpy(&r, e->payload, sizeof r);
+        store_done(a, &r, now);
+        break;
+    }
     case EV_MESSAGE:
         if (e->src == SRC_MAINT && !is_cmd)
             break;
+        a->cur = e;
+        a->cur_taken = false;
         dx_core_on_message(a->core, e->topic, e->tlen, e->payload, e->plen,
                            e->retained, now, dx_wall_ms());
         break;
@@ -715,6 +815,7 @@ static bool handle(agent *a, ev *e, int64_t now)
         break;
     }
     run_actions(a, now);
+    a->cur = NULL;
     return true;
 }
 
@@ -726,7 +827,9 @@ static void process(agent *a, ev *list)
         list = e->next;
         e->next = NULL;
         if (handle(a, e, dx_mono_ms())) {
-            free(e);
+            if (!a->cur_taken)
+                free(e);
+            a->cur_taken = false;
             continue;
         }
         if (a->backlog_n >= INBOX_MAX) {
@@ -947,6 +1050,19 @@ static int setup(agent *a, const dx_agent_opts *o, char *err, size_t cap)
     cfg.pool_bytes = a->pool_size;
     cfg.pool_meta = a->pool_meta;
     cfg.pool_meta_bytes = dx_pool_meta_size(a->pool_size);
+    cfg.dfs_enabled = true;
+    cfg.dfs.chunk_size = (uint32_t)o->chunk_kb * 1024u;
+    cfg.dfs.replicas = (uint32_t)o->replicas;
+    cfg.dfs.repair_grace_ms = (int64_t)o->repair_grace_ms;
+    cfg.dfs.repair_parallel = (uint32_t)o->repair_parallel;
+    cfg.dfs.transfer_timeout_ms = 10000;
+    cfg.dfs.upload_idle_ms = 60000;
+    cfg.dfs.orphan_age_ms = 3600000;
+    cfg.dfs.log_flush_ms = (int64_t)o->log_flush_s * 1000;
+    cfg.dfs.log_flush_readings = (uint32_t)o->log_flush_readings;
+    cfg.dfs.log_segment_max = cfg.dfs.chunk_size < 256u * 1024u
+                                  ? cfg.dfs.chunk_size : 256u * 1024u;
+    cfg.scrub_every_ms = (int64_t)o->scrub_interval_s * 1000;
     if ((a->core = calloc(1, sizeof *a->core)) == NULL) {
         snprintf(err, cap, "out of memory");
         return DX_EXIT_FATAL;
@@ -960,6 +1076,12 @@ static int setup(agent *a, const dx_agent_opts *o, char *err, size_t cap)
     if (dx_workers_start(&a->workers, o->workers, a->devices, on_job_done,
                          a) != 0) {
         snprintf(err, cap, "cannot start %u worker threads", o->workers);
+        return DX_EXIT_FATAL;
+    }
+    if (a->core->dfs != NULL &&
+        dx_store_open(&a->store, o->data_dir, on_store_done, a, &d) != 0) {
+        snprintf(err, cap, "cannot open the chunk store in '%s': %s",
+                 o->data_dir, d.msg);
         return DX_EXIT_FATAL;
     }
     dx_topic_build(&cfg.topics, DX_T_NODE_CMD, o->id, NULL, a->cmd_topic,
@@ -983,6 +1105,7 @@ static void teardown(agent *a)
     ev *e;
     if (a->workers)
         dx_workers_stop(&a->workers);
+    dx_store_close(&a->store);
     if (a->devices)
         dx_devices_close(&a->devices);
     if (a->link)
@@ -1000,12 +1123,20 @@ static void teardown(agent *a)
     e = inbox_take(&a->in, 0);
     while (e != NULL) {
         ev *n = e->next;
+        if (e->type == EV_STORE) {
+            void *data;
+            memcpy(&data, e->payload + offsetof(dx_store_result, data),
+                   sizeof data);
+            free(data);
+        }
         free(e);
         e = n;
     }
     if (a->pool_mem != NULL && a->pool_mem != MAP_FAILED)
         munmap(a->pool_mem, a->pool_size);
     free(a->pool_meta);
+    if (a->core != NULL)
+        dx_core_fini(a->core);
     free(a->core);
 }
 

@@ -51,7 +51,7 @@
 static const char *const wire_names[] = {"online", "offline"};
 static const char *const elect_names[] = {"election", "answer", "coordinator"};
 static const char *const cmd_names[] = {"fail", "hang", "recover", "drain",
-                                        "undrain"};
+                                        "undrain", "scrub"};
 static const char *const kind_names[] = {"noop", "compute", "sleep",
                                          "sensor.read", "actuator.set"};
 static const char *const tstate_names[] = {"queued", "assigned", "running",
@@ -1229,4 +1229,9 @@ bool dx_task_id_is_valid(const char *s)
 {
     return s != NULL && memchr(s, '\0', DX_TASK_ID_MAX + 1) != NULL &&
            dx_name_is_valid(s) && strcmp(s, "submit") != 0;
+}
+
+bool dx_text_is_valid(const char *s)
+{
+    return s != NULL && text_ok(s);
 }

@@ -103,7 +103,8 @@ typedef enum {
     DX_CMD_HANG,       /* stop heartbeats and processing, keep the socket */
     DX_CMD_RECOVER,    /* end a fail or hang now */
     DX_CMD_DRAIN,      /* no new placements; move queued tasks away */
-    DX_CMD_UNDRAIN
+    DX_CMD_UNDRAIN,
+    DX_CMD_SCRUB       /* verify every local DFS chunk against its CRC32C now */
 } dx_cmd_type;
 
 typedef struct dx_msg_cmd {
@@ -259,6 +260,11 @@ int dx_task_state_parse(const char *s, dx_task_state *out);
 /* True when s is a valid task id: 1..DX_TASK_ID_MAX bytes of [A-Za-z0-9_.-],
  * not "." or "..", and not "submit" (which names the submit topic). */
 bool dx_task_id_is_valid(const char *s);
+
+/* True when s is free text as every text field takes it: valid UTF-8 (no
+ * overlong forms or surrogates) without C0/C1 control characters or DEL.
+ * No length limit: the caller checks its buffer.  Used by dx_dfs.c. */
+bool dx_text_is_valid(const char *s);
 
 /* The depth scan the decoders run first: true when buf[0..len) has no
  * more than max_depth nested objects/arrays (strings are skipped). */

@@ -1130,7 +1130,7 @@ typedef struct enum_case {
 static const enum_case enums[] = {
     {STATE, "state", "online offline", true},
     {ELECT, "type", "election answer coordinator", true},
-    {CMD, "cmd", "fail hang recover drain undrain", true},
+    {CMD, "cmd", "fail hang recover drain undrain scrub", true},
     {SPEC, "kind", "noop compute sleep sensor.read actuator.set", true},
     {RECORD, "state", "queued assigned running done failed cancelled", true},
     {RECORD, "spec.kind", "noop compute sleep sensor.read actuator.set", true},
@@ -1694,7 +1694,7 @@ static void test_encode_invalid(void **state)
     assert_enc(ELECT, m, DX_ERANGE);
     m = full(LEADER); m->leader.leader = 0; assert_enc(LEADER, m, DX_ERANGE);
 
-    m = full(CMD); m->cmd.cmd = 6; assert_enc(CMD, m, DX_ERANGE);
+    m = full(CMD); m->cmd.cmd = 7; assert_enc(CMD, m, DX_ERANGE);
     m = full(CMD); m->cmd.for_ms = 86400001; assert_enc(CMD, m, DX_ERANGE);
     m = full(CMD); strcpy(m->cmd.reply_to, "a/+"); assert_enc(CMD, m, DX_ENAME);
     m = full(CMD); strcpy(m->cmd.corr, "a\nb"); assert_enc(CMD, m, DX_ERANGE);
@@ -1997,6 +1997,8 @@ static void test_enum_names(void **state)
     assert_string_equal(dx_elect_type_name(DX_ELECT_COORDINATOR), "coordinator");
     assert_null(dx_elect_type_name(4));
     assert_string_equal(dx_cmd_name(DX_CMD_UNDRAIN), "undrain");
+    assert_string_equal(dx_cmd_name(DX_CMD_SCRUB), "scrub");
+    assert_null(dx_cmd_name((dx_cmd_type)(DX_CMD_SCRUB + 1)));
     assert_null(dx_cmd_name((dx_cmd_type)-1));
     assert_string_equal(dx_task_kind_name(DX_TASK_SENSOR_READ), "sensor.read");
     assert_string_equal(dx_task_state_name(DX_TS_CANCELLED), "cancelled");
@@ -2004,6 +2006,9 @@ static void test_enum_names(void **state)
 
     assert_int_equal(dx_cmd_parse("hang", &cmd), OK);
     assert_int_equal(cmd, DX_CMD_HANG);
+    assert_int_equal(dx_cmd_parse("scrub", &cmd), OK);
+    assert_int_equal(cmd, DX_CMD_SCRUB);
+    assert_int_equal(dx_cmd_parse("scrubs", &cmd), DX_EINVAL);
     assert_int_equal(dx_cmd_parse("Hang", &cmd), DX_EINVAL);
     assert_int_equal(dx_cmd_parse(NULL, &cmd), DX_EINVAL);
     assert_int_equal(dx_task_kind_parse("actuator.set", &kind), OK);
