@@ -149,13 +149,14 @@ static void result_init(dx_store_result *r, const dx_store_job *j)
 static int fail_errno(dx_store_result *r, const char *what, const char *key,
                       const char *name, int err)
 {
-    char text[96];
+    char text[96], full[320];
 
     if (strerror_r(err, text, sizeof text) != 0)
         snprintf(text, sizeof text, "errno %d", err);
-    /* Bounded pieces: a key is at most 24 bytes, a chunk name ~20. */
-    snprintf(r->error, sizeof r->error, "%.24s %.24s%s%.40s: %.80s", what,
-             key, name[0] ? "/" : "", name, text);
+    snprintf(full, sizeof full, "%.24s %.24s%s%.40s: %.96s", what, key,
+             name[0] ? "/" : "", name, text);
+    snprintf(r->error, sizeof r->error, "%.*s", (int)sizeof r->error - 1,
+             full);
     r->rc = DX_EIO;
     return DX_EIO;
 }

@@ -190,6 +190,16 @@ int cli_subscribe(cli *c, const char *const *filters, size_t n)
     return 0;
 }
 
+int cli_subscribe_async(cli *c, const char *const *filters, size_t n)
+{
+    if (dx_link_subscribe(c->link, filters, n, 1) != 0) {
+        fprintf(stderr, "distribux: cannot subscribe to %s: the broker "
+                "connection is down\n", filters[0]);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_subscribe_kind(cli *c, dx_topic_kind kind)
 {
     char f[DX_TOPIC_MAX + 1];
@@ -307,6 +317,27 @@ int cli_publish(cli *c, const char *topic, const char *payload, size_t len,
         dx_link_flush(c->link, 3000) != 0) {
         fprintf(stderr, "distribux: the broker did not accept the message "
                 "to %s\n", topic);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_publish_async(cli *c, const char *topic, const void *payload,
+                      size_t len, int qos, bool retain)
+{
+    if (dx_link_publish(c->link, topic, payload, len, qos, retain) != 0) {
+        fprintf(stderr, "distribux: the broker connection is down (sending "
+                "to %s)\n", topic);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_flush(cli *c, int timeout_ms)
+{
+    if (dx_link_flush(c->link, timeout_ms) != 0) {
+        fprintf(stderr, "distribux: the broker did not acknowledge every "
+                "message within %d ms\n", timeout_ms);
         return -1;
     }
     return 0;

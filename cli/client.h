@@ -55,6 +55,15 @@ const char *cli_client_id(const cli *c);
  * (printed). */
 int cli_subscribe(cli *c, const char *const *filters, size_t n);
 
+/*
+ * Subscribes to n filters without waiting for the SUBACK (a wait costs up
+ * to 100 ms: Paho polls).  Packets leave in order and the broker handles
+ * them in order, so whatever this client publishes afterwards, and every
+ * message caused by it, meets the subscription in place.  0, or -1 when
+ * the connection is down (printed).
+ */
+int cli_subscribe_async(cli *c, const char *const *filters, size_t n);
+
 /* Subscribes to the filter of one topic kind ("+" for ids and names). */
 int cli_subscribe_kind(cli *c, dx_topic_kind kind);
 
@@ -88,6 +97,19 @@ const cli_msg *cli_messages(cli *c);
 /* Publishes and waits for the broker's acknowledgement. */
 int cli_publish(cli *c, const char *topic, const char *payload, size_t len,
                 int qos, bool retain);
+
+/*
+ * Queues a publish without waiting for the broker's acknowledgement (the
+ * payload is copied).  For bulk transfers: cli_publish waits for every
+ * PUBACK, which caps throughput.  0, or -1 when the connection is down
+ * (printed).  cli_flush waits for everything queued.
+ */
+int cli_publish_async(cli *c, const char *topic, const void *payload,
+                      size_t len, int qos, bool retain);
+
+/* Waits until every queued publish is acknowledged, up to timeout_ms:
+ * 0, or -1 (printed). */
+int cli_flush(cli *c, int timeout_ms);
 
 /*
  * Sends an operator command to a node and waits for its reply.  Returns 0

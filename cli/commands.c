@@ -1,6 +1,8 @@
 /*
  * commands.c - status, leader, events, fail, hang, recover, drain,
- * undrain (the task commands are in tasks.c).
+ * undrain (the task commands are in tasks.c, the file commands in dfs.c),
+ * and cli_run_command, which dispatches every command, including shell
+ * (shell.c), watch (watch.c) and demo (demo.c).
  *
  * status reads four documented topics: every node's retained state (birth
  * or will), the heartbeats (load, and their age as this CLI sees them),
@@ -442,11 +444,17 @@ int cli_run_command(const cli_opts *opts, int argc, char **argv)
     cli_opts oo = *opts;
     const cli_opts *o = &oo;
     cli *c;
-    int rc = cli_task_command(opts, argc, argv);
+    int rc;
     bool known = strcmp(name, "status") == 0 || strcmp(name, "leader") == 0 ||
                  strcmp(name, "events") == 0;
 
-    if (rc >= 0)
+    if (strcmp(name, "shell") == 0)
+        return cli_shell(opts, argc, argv);
+    if (strcmp(name, "watch") == 0)
+        return cli_watch(opts, argc, argv);
+    if (strcmp(name, "demo") == 0)
+        return cli_demo(opts, argc, argv);
+    if ((rc = cli_task_command(opts, argc, argv)) >= 0)
         return rc;
     if ((rc = cli_dfs_command(opts, argc, argv)) >= 0)
         return rc;

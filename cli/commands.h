@@ -1,5 +1,5 @@
 /*
- * commands.h - the CLI's commands, shared by main and (later) the shell.
+ * commands.h - the CLI's commands, shared by main and the shell.
  */
 #ifndef DX_CLI_COMMANDS_H
 #define DX_CLI_COMMANDS_H
@@ -17,6 +17,16 @@ int cli_task_command(const cli_opts *o, int argc, char **argv);
 /* The file commands (dfs.c): put, get, ls, stat, rm, scrub.  Like
  * cli_task_command: the exit code, or -1 when argv[0] is none of them. */
 int cli_dfs_command(const cli_opts *o, int argc, char **argv);
+
+/* The interactive shell (shell.c): argv is {"shell"}.  Returns the exit
+ * code: 0, or with piped input the code of the last command that failed. */
+int cli_shell(const cli_opts *o, int argc, char **argv);
+
+/* The live view (watch.c): watch [--once] [--interval-ms N]. */
+int cli_watch(const cli_opts *o, int argc, char **argv);
+
+/* The demo (demo.c): demo [--no-shell] [--keep]. */
+int cli_demo(const cli_opts *o, int argc, char **argv);
 
 /* Parses a whole decimal number in [min, max]; 0 or -1. */
 int cli_parse_long(const char *s, long min, long max, long *out);

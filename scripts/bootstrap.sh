@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages="build-essential cmake pkg-config libpaho-mqtt-dev libssl-dev \
-libcjson-dev libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev openssl"
+libcjson-dev libcmocka-dev libedit-dev mosquitto mosquitto-clients clang libclang-rt-14-dev \
+openssl docker-compose"
 
 install_missing() {
     missing=""
@@ -51,7 +52,7 @@ fuzz_smoke() {
     secs=${DX_FUZZ_SECONDS:-25}
     [ "$secs" = 0 ] && return 0
     targets=${DX_FUZZ_TARGETS:-"fuzz_membership fuzz_election fuzz_tasks \
-fuzz_requests fuzz_topic fuzz_decode"}
+fuzz_requests fuzz_topic fuzz_decode fuzz_dfs"}
     CC=clang cmake -S . -B build-fuzz -DDX_FUZZ=ON -DDX_WERROR=OFF > /dev/null
     # shellcheck disable=SC2086
     for t in $targets; do
