@@ -26,7 +26,7 @@
 #include "membership.h"
 #include "mempool.h"
 #include "outbox.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "tasks.h"
 
 #define DX_SUBS_MAX 40

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,6 +43,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define LOAD_EVERY_MS 1000
+#define BIG_PAYLOAD (64 * 1024)
+#define TRIM_AFTER_MS 2000
 
 typedef enum {
     EV_MESSAGE = 1,
@@ -109,6 +112,7 @@ struct agent {
     dx_workers *workers;
     dx_store *store;                  /* DFS chunks; NULL: no DFS */
     ev *cur;                          /* the message being handled */
+    int64_t big_at;                   /* last large message, 0 = trimmed */
     bool cur_taken;                   /* ... handed to the store */
     dx_sysload sys;
     int64_t next_load_ms;
@@ -765,6 +769,8 @@ static bool handle(agent *a, ev *e, int64_t now)
             break;
         a->cur = e;
         a->cur_taken = false;
+        if (e->plen >= BIG_PAYLOAD)
+            a->big_at = now;
         dx_core_on_message(a->core, e->topic, e->tlen, e->payload, e->plen,
                            e->retained, now, dx_wall_ms());
         break;
@@ -1244,6 +1250,12 @@ int dx_agent_run(const dx_agent_opts *o)
                 sample_load(a, now);
             dx_core_tick(a->core, now, dx_wall_ms());
             run_actions(a, now);
+        }
+        /* Chunks went through the heap (main.c keeps them off fresh
+         * mappings); once they stop, give the memory back. */
+        if (a->big_at != 0 && now - a->big_at > TRIM_AFTER_MS) {
+            a->big_at = 0;
+            (void)malloc_trim(0);
         }
 
         deadline = now + 1000;

@@ -24,6 +24,7 @@
  * the key directory on every write.  dx_store_close must not be called
  * from the done callback (the thread would join itself).
  */
+#define _GNU_SOURCE 1             /* O_DIRECT */
 #include "store.h"
 
 #include "dx_hash.h"
@@ -47,6 +48,8 @@
 #define TMP_PREFIX_LEN 5
 #define TMP_MAX_AGE_MS 60000      /* a scrub removes temp files older */
 #define SCRUB_BUF 65536u
+#define DIRECT_ALIGN 4096u        /* O_DIRECT: buffer, length, offset */
+#define DIRECT_MIN (64u * 1024u)  /* smaller chunks: buffered */
 #define NAME_MAX_LEN 32           /* ".tmp-4294967295.ffffffff" and a NUL */
 
 typedef struct node {
@@ -67,6 +70,8 @@ struct dx_store {
     dx_store_done_fn done;
     void *ctx;
     unsigned char *buf;           /* SCRUB_BUF, the thread's */
+    unsigned char *abuf;          /* aligned copy for O_DIRECT, the thread's */
+    size_t abuf_cap;
     dx_store_result res;          /* the thread's result, reused */
 };
 
@@ -202,6 +207,46 @@ static int read_upto(int fd, unsigned char *p, size_t len, size_t *got)
     return 0;
 }
 
+/*
+ * Writes a chunk into the fresh file fd.  The bulk (whole 4 KiB blocks)
+ * goes through O_DIRECT from an aligned copy, the tail through the page
+ * cache: a buffered write of a new file makes the kernel allocate and fill
+ * a page-cache page for every 4 KiB, which was the largest cost of an
+ * agent during a put (half its CPU with three agents and the broker on two
+ * cores); the chunk is fsynced anyway, and a filesystem that refuses
+ * O_DIRECT (tmpfs) gets buffered writes.
+ */
+static int write_chunk(dx_store *s, int fd, const unsigned char *p, size_t len)
+{
+    size_t bulk = len & ~(size_t)(DIRECT_ALIGN - 1);
+    int fl, err;
+
+    if (bulk < DIRECT_MIN || (fl = fcntl(fd, F_GETFL)) < 0)
+        return write_all(fd, p, len);
+    if (s->abuf_cap < bulk) {
+        void *b = NULL;
+        if (posix_memalign(&b, DIRECT_ALIGN, bulk) != 0)
+            return write_all(fd, p, len);
+        free(s->abuf);
+        s->abuf = b;
+        s->abuf_cap = bulk;
+    }
+    if (fcntl(fd, F_SETFL, fl | O_DIRECT) != 0)
+        return write_all(fd, p, len);
+    memcpy(s->abuf, p, bulk);
+    err = write_all(fd, s->abuf, bulk);
+    (void)fcntl(fd, F_SETFL, fl);
+    if (err == EINVAL) {
+        /* Accepted by fcntl, refused by write: start again buffered. */
+        if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+            return errno;
+        return write_all(fd, p, len);
+    }
+    if (err != 0)
+        return err;
+    return write_all(fd, p + bulk, len - bulk);
+}
+
 static int fsync_retry(int fd)
 {
     while (fsync(fd) != 0)
@@ -281,7 +326,7 @@ static void run_write(dx_store *s, const dx_store_job *j, dx_store_result *r)
         fail_errno(r, "create", j->key, tmp, errno);
         goto close_dir;
     }
-    if ((err = write_all(fd, j->data, j->len)) != 0 ||
+    if ((err = write_chunk(s, fd, j->data, j->len)) != 0 ||
         (err = fsync_retry(fd)) != 0) {
         fail_errno(r, "write", j->key, tmp, err);
         goto remove_tmp;
@@ -732,6 +777,7 @@ fail_scan:
     close(s->chunks_fd);
 fail_dir:
     free(s->buf);
+    free(s->abuf);
 fail_buf:
     free(s);
     return rc;
@@ -831,6 +877,7 @@ void dx_store_close(dx_store **sp)
     pthread_mutex_destroy(&s->mu);
     close(s->chunks_fd);
     free(s->buf);
+    free(s->abuf);
     free(s);
     *sp = NULL;
 }

@@ -3,7 +3,7 @@
  * every other agent keeps as a replica.
  *
  * The leader is the single writer of task records.  It validates and names
- * submissions, places each task on a node (sched.h), batches "run",
+ * submissions, places each task on a node (scheduler.h), batches "run",
  * "cancel", "release" and "ack" items per node, takes the nodes' reports,
  * records the first final report of each task and acknowledges it (so a
  * task completes exactly once even if a false suspicion or a leader change
@@ -31,7 +31,7 @@
 
 #include "dx_msg.h"
 #include "membership.h"
-#include "sched.h"
+#include "scheduler.h"
 
 #define DX_TASKS_MAX 65536
 #define DX_TASKS_HASH (2 * DX_TASKS_MAX)

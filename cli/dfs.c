@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "dx_dfs.h"
 #include "dx_hash.h"
 
@@ -59,6 +61,52 @@
 #define PROGRESS_MIN (4u * 1024u * 1024u)
 #define PROGRESS_EVERY_MS 200
 #define DEFAULT_TIMEOUT_MS 3000
+
+/*
+ * The whole file's SHA-256.  The CLI hashes every byte it puts or gets,
+ * so it uses libcrypto's, which takes the CPU's SHA instructions where
+ * there are some (1.7 GB/s here, against 0.28 GB/s for the portable
+ * dx_sha256 the agents use for their small log segments); both give the
+ * same digest (test_dfs_it compares the CLI's with the metadata's).
+ */
+typedef struct file_sha {
+    EVP_MD_CTX *ctx;
+} file_sha;
+
+static int file_sha_init(file_sha *h)
+{
+    h->ctx = EVP_MD_CTX_new();
+    if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(h->ctx);
+        h->ctx = NULL;
+        fprintf(stderr, "distribux: cannot start a SHA-256\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void file_sha_update(file_sha *h, const void *buf, size_t len)
+{
+    (void)EVP_DigestUpdate(h->ctx, buf, len);
+}
+
+/* Writes 64 lowercase hex digits and frees the context. */
+static void file_sha_final(file_sha *h, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    static const char digits[] = "0123456789abcdef";
+    hex[0] = '\0';
+    if (EVP_DigestFinal_ex(h->ctx, md, &n) == 1 && n == 32) {
+        for (unsigned i = 0; i < 32; i++) {
+            hex[2 * i] = digits[md[i] >> 4];
+            hex[2 * i + 1] = digits[md[i] & 15];
+        }
+        hex[64] = '\0';
+    }
+    EVP_MD_CTX_free(h->ctx);
+    h->ctx = NULL;
+}
 #define NODE_WORDS (65536 / 64)
 
 static int usage_error(const char *cmd, const char *fmt, ...)
@@ -500,7 +548,7 @@ static int put_send(put_ctx *p, put_slot *s)
  * planned nodes or given up.  0, or -1 (printed).
  */
 static int put_stream(put_ctx *p, const uint32_t *list, uint32_t n,
-                      dx_sha256 *sha)
+                      file_sha *sha)
 {
     uint32_t k = 0;
     for (;;) {
@@ -524,7 +572,7 @@ static int put_stream(put_ctx *p, const uint32_t *list, uint32_t n,
                 s->len = (size_t)len;
                 s->crc = dx_crc32c(0, s->buf, s->len);
                 if (sha != NULL)
-                    dx_sha256_update(sha, s->buf, s->len);
+                    file_sha_update(sha, s->buf, s->len);
                 p->crcs[s->index] = s->crc;
                 s->sends = 0;
                 s->used = true;
@@ -747,7 +795,7 @@ static int put_resend_missing(put_ctx *p)
 static int put_attempt(put_ctx *p, const put_opts *po, char hex[65])
 {
     dx_dfs_req req;
-    dx_sha256 sha;
+    file_sha sha;
     int rc;
 
     p->leader_changed = false;
@@ -795,10 +843,12 @@ static int put_attempt(put_ctx *p, const put_opts *po, char hex[65])
         return 1;
 
     progress_init(&p->pr, p->size);
-    dx_sha256_init(&sha);
-    if ((rc = put_stream(p, NULL, p->n_chunks, &sha)) != 0)
+    if (file_sha_init(&sha) != 0)
+        return 1;
+    rc = put_stream(p, NULL, p->n_chunks, &sha);
+    file_sha_final(&sha, hex);
+    if (rc != 0)
         return rc == -2 ? 2 : 1;
-    dx_sha256_final(&sha, hex);
     progress_show(&p->pr, p->sent, true);
     p->pr.on = false;
 
@@ -1099,11 +1149,12 @@ static int get_stream(get_ctx *g, int fd, const char *out_name, char hex[65])
     const dx_dfs_file *f = g->f;
     uint32_t next_write = 0, next_req = 0;
     uint64_t done = 0;
-    dx_sha256 sha;
+    file_sha sha;
     progress pr;
     int rc = 1;
 
-    dx_sha256_init(&sha);
+    if (file_sha_init(&sha) != 0)
+        return 1;
     progress_init(&pr, f->size);
     while (next_write < f->n_chunks && !g->failed) {
         int64_t now, next;
@@ -1121,7 +1172,7 @@ static int get_stream(get_ctx *g, int fd, const char *out_name, char hex[65])
                         out_name, strerror(errno));
                 goto out;
             }
-            dx_sha256_update(&sha, s->data->payload, s->data->plen);
+            file_sha_update(&sha, s->data->payload, s->data->plen);
             done += s->data->plen;
             free(s->data);
             s->data = NULL;
@@ -1153,9 +1204,9 @@ static int get_stream(get_ctx *g, int fd, const char *out_name, char hex[65])
         goto out;
     progress_show(&pr, done, true);
     pr.on = false;
-    dx_sha256_final(&sha, hex);
     rc = 0;
 out:
+    file_sha_final(&sha, hex);
     progress_end(&pr);
     for (size_t w = 0; w < WINDOW_CHUNKS; w++) {
         free(g->win[w].data);

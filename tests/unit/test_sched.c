@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "sched.h"
+#include "scheduler.h"
 
 #define POOL_KB (1024u * 1024u)   /* 1 GiB */
 #define MB 1024u                  /* in kB */

@@ -1,8 +1,8 @@
 /*
- * sched.c - placement and work stealing.  See sched.h for the model, the
+ * scheduler.c - placement and work stealing.  See scheduler.h for the model, the
  * cost formula and its weights.
  */
-#include "sched.h"
+#include "scheduler.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * sched.h - where the leader places a task, and when queued tasks move.
+ * scheduler.h - where the leader places a task, and when queued tasks move.
  *
  * A pure decision over a snapshot the leader builds from its membership
  * table (one dx_sched_node per member) and its own bookkeeping: no clock,
