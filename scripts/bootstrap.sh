@@ -1,7 +1,7 @@
 #!/bin/sh
 # bootstrap.sh - set up a Debian 12 machine for DistribuX, build, and run.
 #
-#   sh scripts/bootstrap.sh demo    install what is missing, build, run the demo
+#   sh scripts/bootstrap.sh demo    install what is missing, build, run distribux demo
 #   sh scripts/bootstrap.sh test    install what is missing, build with
 #                                   ASan+UBSan, run the whole suite (ctest)
 #   sh scripts/bootstrap.sh build   install what is missing and build
@@ -92,7 +92,7 @@ case "$what" in
 demo)
     dir=${BUILD_DIR:-build}
     build "$dir"
-    exec sh scripts/demo.sh "$dir"
+    exec "$dir/bin/distribux" demo
     ;;
 test)
     dir=${BUILD_DIR:-build-asan}

@@ -17,6 +17,8 @@
 #define IT_HELPERS_ONLY
 #include "test_membership_it.c"
 
+#include "dx_dfs.h"
+
 #define ROOT "distribux/plant"
 #define SUB_TIMEOUT_S "2"
 #define EXIT_SUB_TIMEOUT 27 /* mosquitto_sub -W ran out */
@@ -101,12 +103,31 @@ static int decode_for_topic(const char *topic, const char *p, dx_diag *d)
         dx_msg_report rep;
         dx_msg_request req;
     } u;
+    static dx_dfs_file dfile;
     dx_topics tp;
     dx_topic_ref ref;
+    dx_dfs_ref dref;
     size_t len = strlen(p);
     int rc = dx_topics_init(&tp, ROOT, NULL, d);
     if (rc == 0)
         rc = dx_topic_parse(&tp, topic, strlen(topic), &ref);
+    if (rc == DX_ETOPIC &&
+        dx_dfs_topic_parse(&tp, topic, strlen(topic), &dref, d) == 0) {
+        dx_dfs_req rq;
+        dx_dfs_stored st;
+        dx_dfs_fetch fe;
+        dx_dfs_bad bd;
+        switch (dref.kind) {
+        case DX_DFS_T_FILE: return dx_dfs_file_decode(p, len, &dfile, d);
+        case DX_DFS_T_REQ: return dx_dfs_req_decode(p, len, &rq, d);
+        case DX_DFS_T_STORED: return dx_dfs_stored_decode(p, len, &st, d);
+        case DX_DFS_T_FETCH: return dx_dfs_fetch_decode(p, len, &fe, d);
+        case DX_DFS_T_BAD: return dx_dfs_bad_decode(p, len, &bd, d);
+        default:
+            return dx_diag_set(d, DX_ETOPIC, "topic %s: no JSON payload",
+                               topic);
+        }
+    }
     if (rc != 0)
         return dx_diag_set(d, rc, "topic %s: %s", topic, dx_strerror(rc));
     switch (ref.kind) {
@@ -264,14 +285,15 @@ static void test_sh_examples(void **state)
 static void expand(const char *tmpl, char *out, size_t cap)
 {
     static const char *const from[] = {"{root}", "{id}", "{task}", "{client}",
-                                       "{name}"};
-    static const char *const to[] = {ROOT, "2", "t1", "ops-1", "valve2"};
+                                       "{name}", "{key}"};
+    static const char *const to[] = {ROOT, "2", "t1", "ops-1", "valve2",
+                                     "2000300"};
     size_t o = 0;
     while (*tmpl != '\0' && o + 1 < cap) {
         size_t k = 0;
-        while (k < 5 && strncmp(tmpl, from[k], strlen(from[k])) != 0)
+        while (k < 6 && strncmp(tmpl, from[k], strlen(from[k])) != 0)
             k++;
-        if (k < 5) {
+        if (k < 6) {
             o += (size_t)snprintf(out + o, cap - o, "%s", to[k]);
             tmpl += strlen(from[k]);
         } else {
