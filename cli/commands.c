@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,4 +486,24 @@ int cli_run_command(const cli_opts *opts, int argc, char **argv)
             rc = cmd_node(c, o, node_cmds[i].cmd, argc, argv);
     cli_close(&c);
     return rc;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "distribux %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+void cli_print_json(struct cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (s != NULL)
+        puts(s);
+    free(s);
+    cJSON_Delete(j);
 }

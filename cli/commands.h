@@ -28,6 +28,15 @@ int cli_watch(const cli_opts *o, int argc, char **argv);
 /* The demo (demo.c): demo [--no-shell] [--keep]. */
 int cli_demo(const cli_opts *o, int argc, char **argv);
 
+/* Prints "distribux CMD: <message>" on stderr; returns 2 (a usage
+ * error's exit code). */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints j as one line of JSON on stdout and frees it. */
+struct cJSON;
+void cli_print_json(struct cJSON *j);
+
 /* Parses a whole decimal number in [min, max]; 0 or -1. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

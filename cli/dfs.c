@@ -109,28 +109,6 @@ static void file_sha_final(file_sha *h, char hex[65])
 }
 #define NODE_WORDS (65536 / 64)
 
-static int usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "distribux %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 2;
-}
-
-static void print_json(cJSON *j)
-{
-    char *s = cJSON_PrintUnformatted(j);
-    if (s != NULL)
-        puts(s);
-    free(s);
-    cJSON_Delete(j);
-}
 
 static int timeout_of(const cli_opts *o)
 {
@@ -352,7 +330,7 @@ static int read_meta(cli *c, const char *cmd, const char *name,
     if (dx_dfs_topic_file(cli_topics(c), name, topic, sizeof topic) != 0 ||
         dx_topic_filter(cli_topics(c), DX_T_NODE_STATE, states,
                         sizeof states) != 0) {
-        (void)usage_error(cmd, "cannot build the topic of '%s'", name);
+        (void)cli_usage_error(cmd, "cannot build the topic of '%s'", name);
         return -1;
     }
     if (l != NULL || also != NULL) {
@@ -708,7 +686,7 @@ static void put_report(put_ctx *p, const char *sha)
         cJSON_AddStringToObject(j, "sha256", sha);
         cJSON_AddStringToObject(j, "key", p->plan->key);
         cJSON_AddBoolToObject(j, "under_replicated", under);
-        print_json(j);
+        cli_print_json(j);
     } else {
         printf("put %s: %" PRIu64 " byte%s, %" PRIu32 " chunk%s, %" PRIu32
                " replica%s on nodes %s (sha256 %s)\n", p->name, p->size,
@@ -731,29 +709,29 @@ static int parse_put(put_opts *po, int argc, char **argv)
         if (strcmp(a, "--name") == 0 || strcmp(a, "--replicas") == 0 ||
             strcmp(a, "--chunk-kb") == 0) {
             if (i + 1 >= argc)
-                return usage_error("put", "%s: missing value", a);
+                return cli_usage_error("put", "%s: missing value", a);
             if (strcmp(a, "--name") == 0)
                 po->name = argv[++i];
             else if (strcmp(a, "--replicas") == 0) {
                 if (cli_parse_long(argv[++i], 1, DX_DFS_R_MAX,
                                    &po->replicas) != 0)
-                    return usage_error("put", "--replicas: expected 1..%d, "
+                    return cli_usage_error("put", "--replicas: expected 1..%d, "
                                        "got '%s'", DX_DFS_R_MAX, argv[i]);
             } else if (cli_parse_long(argv[++i], DX_DFS_CHUNK_MIN / 1024,
                                       DX_DFS_CHUNK_MAX / 1024,
                                       &po->chunk_kb) != 0 ||
                        po->chunk_kb % (DX_DFS_CHUNK_MIN / 1024) != 0) {
-                return usage_error("put", "--chunk-kb: expected a multiple "
+                return cli_usage_error("put", "--chunk-kb: expected a multiple "
                                    "of %d in %d..%u, got '%s'",
                                    DX_DFS_CHUNK_MIN / 1024,
                                    DX_DFS_CHUNK_MIN / 1024,
                                    DX_DFS_CHUNK_MAX / 1024, argv[i]);
             }
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("put", "unknown option '%s' (options: --name "
+            return cli_usage_error("put", "unknown option '%s' (options: --name "
                                "NAME --replicas R --chunk-kb K)", a);
         } else if (po->path != NULL) {
-            return usage_error("put", "unexpected '%s' (usage: put FILE "
+            return cli_usage_error("put", "unexpected '%s' (usage: put FILE "
                                "[--name NAME] [--replicas R] [--chunk-kb K])",
                                a);
         } else {
@@ -761,7 +739,7 @@ static int parse_put(put_opts *po, int argc, char **argv)
         }
     }
     if (po->path == NULL)
-        return usage_error("put", "expected a file (usage: put FILE [--name "
+        return cli_usage_error("put", "expected a file (usage: put FILE [--name "
                            "NAME] [--replicas R] [--chunk-kb K])");
     if (po->name == NULL) {
         const char *slash = strrchr(po->path, '/');
@@ -892,7 +870,7 @@ static int cmd_put(const cli_opts *o, int argc, char **argv)
     if ((rc = parse_put(&po, argc, argv)) != 0)
         return rc;
     if (!dx_dfs_name_is_valid(po.name, &d))
-        return usage_error("put", "invalid name '%s': %s", po.name, d.msg);
+        return cli_usage_error("put", "invalid name '%s': %s", po.name, d.msg);
     memset(&p, 0, sizeof p);
     p.o = o;
     p.name = po.name;
@@ -900,25 +878,25 @@ static int cmd_put(const cli_opts *o, int argc, char **argv)
                                       : DX_DFS_R_DEFAULT;
     p.fd = open(po.path, O_RDONLY | O_CLOEXEC);
     if (p.fd < 0)
-        return usage_error("put", "cannot read %s: %s", po.path,
+        return cli_usage_error("put", "cannot read %s: %s", po.path,
                            strerror(errno));
     rc = 2;
     if (fstat(p.fd, &st) != 0) {
-        usage_error("put", "cannot read %s: %s", po.path, strerror(errno));
+        cli_usage_error("put", "cannot read %s: %s", po.path, strerror(errno));
         goto close_fd;
     }
     if (S_ISDIR(st.st_mode)) {
-        usage_error("put", "%s is a directory", po.path);
+        cli_usage_error("put", "%s is a directory", po.path);
         goto close_fd;
     }
     if (!S_ISREG(st.st_mode)) {
-        usage_error("put", "%s is not a regular file", po.path);
+        cli_usage_error("put", "%s is not a regular file", po.path);
         goto close_fd;
     }
     p.size = (uint64_t)st.st_size;
     if (po.chunk_kb > 0 &&
         p.size > (uint64_t)po.chunk_kb * 1024u * DX_DFS_CHUNKS_MAX) {
-        usage_error("put", "%s: %" PRIu64 " bytes is more than %d chunks of "
+        cli_usage_error("put", "%s: %" PRIu64 " bytes is more than %d chunks of "
                     "%ld KiB", po.path, p.size, DX_DFS_CHUNKS_MAX,
                     po.chunk_kb);
         goto close_fd;
@@ -1228,27 +1206,27 @@ static int cmd_get(const cli_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
             if (i + 1 >= argc)
-                return usage_error("get", "%s: missing file", argv[i]);
+                return cli_usage_error("get", "%s: missing file", argv[i]);
             out = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return usage_error("get", "unknown option '%s' (options: -o "
+            return cli_usage_error("get", "unknown option '%s' (options: -o "
                                "FILE)", argv[i]);
         } else if (name != NULL) {
-            return usage_error("get", "unexpected '%s' (usage: get NAME [-o "
+            return cli_usage_error("get", "unexpected '%s' (usage: get NAME [-o "
                                "FILE])", argv[i]);
         } else {
             name = argv[i];
         }
     }
     if (name == NULL)
-        return usage_error("get", "expected a file name (usage: get NAME "
+        return cli_usage_error("get", "expected a file name (usage: get NAME "
                            "[-o FILE])");
     if (!dx_dfs_name_is_valid(name, &d))
-        return usage_error("get", "invalid name '%s': %s", name, d.msg);
+        return cli_usage_error("get", "invalid name '%s': %s", name, d.msg);
     to_file = out != NULL && strcmp(out, "-") != 0;
     if (to_file && (size_t)snprintf(part, sizeof part, "%s.part-%ld", out,
                                     (long)getpid()) >= sizeof part)
-        return usage_error("get", "-o: the path is too long");
+        return cli_usage_error("get", "-o: the path is too long");
 
     memset(&g, 0, sizeof g);
     g.name = name;
@@ -1304,7 +1282,7 @@ static int cmd_get(const cli_opts *o, int argc, char **argv)
             cJSON_AddNumberToObject(j, "size", (double)f->size);
             cJSON_AddNumberToObject(j, "chunks", f->n_chunks);
             cJSON_AddStringToObject(j, "sha256", f->sha256);
-            print_json(j);
+            cli_print_json(j);
         } else {
             printf("got %s: %" PRIu64 " byte%s into %s (sha256 %s)\n", name,
                    f->size, f->size == 1 ? "" : "s", out, f->sha256);
@@ -1356,10 +1334,10 @@ static int cmd_ls(const cli_opts *o, int argc, char **argv)
     cli *c;
 
     if (argc > 2)
-        return usage_error("ls", "unexpected '%s' (usage: ls [PREFIX])",
+        return cli_usage_error("ls", "unexpected '%s' (usage: ls [PREFIX])",
                            argv[2]);
     if (argc > 1 && argv[1][0] == '-')
-        return usage_error("ls", "unknown option '%s' (usage: ls [PREFIX])",
+        return cli_usage_error("ls", "unknown option '%s' (usage: ls [PREFIX])",
                            argv[1]);
     if ((f = calloc(1, sizeof *f)) == NULL)
         return 1;
@@ -1424,7 +1402,7 @@ static int cmd_ls(const cli_opts *o, int argc, char **argv)
                                     (double)rows[i].created_ms);
             cJSON_AddItemToArray(arr, j);
         }
-        print_json(arr);
+        cli_print_json(arr);
     } else if (n == 0) {
         printf("No files%s%s.\n", prefix[0] ? " under " : "", prefix);
     } else {
@@ -1469,13 +1447,13 @@ static int cmd_stat(const cli_opts *o, int argc, char **argv)
     int rc = 1;
 
     if (argc != 2 || argv[1][0] == '-')
-        return usage_error("stat", "%s '%s' (usage: stat NAME)",
+        return cli_usage_error("stat", "%s '%s' (usage: stat NAME)",
                            argc > 1 && argv[1][0] == '-' ? "unknown option"
                                                          : "expected one "
                                                            "name, got",
                            argc > 1 ? argv[argc - 1] : "");
     if (!dx_dfs_name_is_valid(argv[1], &d))
-        return usage_error("stat", "invalid name '%s': %s", argv[1], d.msg);
+        return cli_usage_error("stat", "invalid name '%s': %s", argv[1], d.msg);
     f = calloc(1, sizeof *f);
     live = calloc(1, sizeof *live);
     if (f == NULL || live == NULL || (c = open_cli(o, reply)) == NULL) {
@@ -1541,13 +1519,13 @@ static int cmd_rm(const cli_opts *o, int argc, char **argv)
     cli *c;
 
     if (argc != 2 || argv[1][0] == '-')
-        return usage_error("rm", "%s '%s' (usage: rm NAME)",
+        return cli_usage_error("rm", "%s '%s' (usage: rm NAME)",
                            argc > 1 && argv[1][0] == '-' ? "unknown option"
                                                          : "expected one "
                                                            "name, got",
                            argc > 1 ? argv[argc - 1] : "");
     if (!dx_dfs_name_is_valid(argv[1], &d))
-        return usage_error("rm", "invalid name '%s': %s", argv[1], d.msg);
+        return cli_usage_error("rm", "invalid name '%s': %s", argv[1], d.msg);
     if ((r = calloc(1, sizeof *r)) == NULL)
         return 1;
     if ((c = open_cli(o, reply)) == NULL) {
@@ -1582,7 +1560,7 @@ static int cmd_rm(const cli_opts *o, int argc, char **argv)
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "name", argv[1]);
             cJSON_AddBoolToObject(j, "removed", true);
-            print_json(j);
+            cli_print_json(j);
         } else {
             printf("removed %s\n", argv[1]);
         }
@@ -1606,11 +1584,11 @@ static int cmd_scrub(const cli_opts *o, int argc, char **argv)
     cJSON *arr = NULL;
 
     if (argc > 2)
-        return usage_error("scrub", "unexpected '%s' (usage: scrub [N])",
+        return cli_usage_error("scrub", "unexpected '%s' (usage: scrub [N])",
                            argv[2]);
     if (argc == 2) {
         if (cli_parse_long(argv[1], 1, DX_NODE_ID_MAX, &v) != 0)
-            return usage_error("scrub", "expected a node id 1..%d, got '%s'",
+            return cli_usage_error("scrub", "expected a node id 1..%d, got '%s'",
                                DX_NODE_ID_MAX, argv[1]);
         ids[n++] = (uint16_t)v;
     }
@@ -1668,7 +1646,7 @@ static int cmd_scrub(const cli_opts *o, int argc, char **argv)
         cli_drop(c, NULL, NULL);
     }
     if (arr != NULL)
-        print_json(arr);
+        cli_print_json(arr);
     cli_close(&c);
     return failed ? 1 : 0;
 }

@@ -38,28 +38,6 @@
 #define RESULT_COLS 48
 #define SENDERS 16             /* threads publishing submissions */
 
-static int usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "distribux %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 2;
-}
-
-static void print_json(cJSON *j)
-{
-    char *s = cJSON_PrintUnformatted(j);
-    if (s != NULL)
-        puts(s);
-    free(s);
-    cJSON_Delete(j);
-}
 
 /* Prints the array, or its first item alone when `first`. */
 static void print_json_list(cJSON *arr, bool first)
@@ -67,7 +45,7 @@ static void print_json_list(cJSON *arr, bool first)
     cJSON *one = first ? cJSON_DetachItemFromArray(arr, 0) : NULL;
     if (first)
         cJSON_Delete(arr);
-    print_json(first ? one : arr);
+    cli_print_json(first ? one : arr);
 }
 
 static bool is_final(dx_task_state s)
@@ -149,14 +127,14 @@ static int set_field(sub_opts *s, size_t f, const char *val)
     switch (f) {
     case F_KIND:
         if (dx_task_kind_parse(val, &sp->kind) != 0)
-            return usage_error("submit", "%s: expected noop|compute|sleep|"
+            return cli_usage_error("submit", "%s: expected noop|compute|sleep|"
                                "sensor.read|actuator.set, got '%s'", fd->key,
                                val);
         return 0;
     case F_DEVICE:
     case F_ID:
         if (f == F_DEVICE ? !dx_name_is_valid(val) : !dx_task_id_is_valid(val))
-            return usage_error("submit", "%s: expected 1..%d characters of "
+            return cli_usage_error("submit", "%s: expected 1..%d characters of "
                                "A-Z a-z 0-9 _ . -%s, got '%s'", fd->key,
                                f == F_ID ? DX_TASK_ID_MAX : DX_NAME_MAX,
                                f == F_ID ? " (not 'submit')" : "", val);
@@ -168,7 +146,7 @@ static int set_field(sub_opts *s, size_t f, const char *val)
     case F_VALUE:
         sp->value = strtod(val, &end);
         if (val[0] == '\0' || *end != '\0' || !isfinite(sp->value))
-            return usage_error("submit", "value: expected a finite number, "
+            return cli_usage_error("submit", "value: expected a finite number, "
                                "got '%s'", val);
         sp->has_value = true;
         return 0;
@@ -177,7 +155,7 @@ static int set_field(sub_opts *s, size_t f, const char *val)
     }
     if (cli_parse_long(val, fd->min, fd->max, &v) != 0 ||
         (f == F_EVERY && v > 0 && v < 10))
-        return usage_error("submit", "%s: expected %s%ld..%ld, got '%s'",
+        return cli_usage_error("submit", "%s: expected %s%ld..%ld, got '%s'",
                            fd->key, f == F_EVERY ? "0 or " : "",
                            f == F_EVERY ? 10 : fd->min, fd->max, val);
     if (f == F_MS)
@@ -206,7 +184,7 @@ static int parse_submit(sub_opts *s, int argc, char **argv)
         if (strcmp(a, "--count") == 0) {
             if (i + 1 >= argc ||
                 cli_parse_long(argv[++i], 1, COUNT_MAX, &s->count) != 0)
-                return usage_error("submit", "--count: expected 1..%d",
+                return cli_usage_error("submit", "--count: expected 1..%d",
                                    COUNT_MAX);
             continue;
         }
@@ -218,24 +196,24 @@ static int parse_submit(sub_opts *s, int argc, char **argv)
                                           (size_t)(eq - a)) == 0)
                 f = k;
         if (f == N_FIELDS)
-            return usage_error("submit", "unexpected '%s' (keys: kind ms "
+            return cli_usage_error("submit", "unexpected '%s' (keys: kind ms "
                                "mem_kb node every_ms device value id)", a);
         if (a[0] == '-' && i + 1 >= argc)
-            return usage_error("submit", "%s: missing value", a);
+            return cli_usage_error("submit", "%s: missing value", a);
         if ((rc = set_field(s, f, a[0] == '-' ? argv[++i] : eq + 1)) != 0)
             return rc;
     }
     if ((s->spec.kind == DX_TASK_SENSOR_READ ||
          s->spec.kind == DX_TASK_ACTUATOR_SET) && s->spec.device[0] == '\0')
-        return usage_error("submit", "kind %s needs device=NAME",
+        return cli_usage_error("submit", "kind %s needs device=NAME",
                            dx_task_kind_name(s->spec.kind));
     if (s->spec.kind == DX_TASK_ACTUATOR_SET && !s->spec.has_value)
-        return usage_error("submit", "kind actuator.set needs value=NUMBER");
+        return cli_usage_error("submit", "kind actuator.set needs value=NUMBER");
     if (s->id[0] != '\0' && s->count > 0) {
         char last[64];
         snprintf(last, sizeof last, "%s-%ld", s->id, s->count);
         if (!dx_task_id_is_valid(last))
-            return usage_error("submit", "--id %s with --count %ld: the id "
+            return cli_usage_error("submit", "--id %s with --count %ld: the id "
                                "'%s' is longer than %d characters", s->id,
                                s->count, last, DX_TASK_ID_MAX);
     }
@@ -599,7 +577,7 @@ static int cmd_cancel(const cli_opts *o, int argc, char **argv)
     int rc, timeout = o->timeout_ms > 0 ? o->timeout_ms : 3000;
 
     if (argc != 2 || !dx_task_id_is_valid(argv[1]))
-        return usage_error("cancel", "expected one task id (usage: cancel "
+        return cli_usage_error("cancel", "expected one task id (usage: cancel "
                            "ID)");
     if ((c = open_cli(o, NULL, reply)) == NULL)
         return 1;
@@ -629,7 +607,7 @@ static int cmd_cancel(const cli_opts *o, int argc, char **argv)
         cJSON_AddNumberToObject(r, "node", j.node);
         if (!j.ok)
             cJSON_AddStringToObject(r, "error", j.text ? j.text : "");
-        print_json(r);
+        cli_print_json(r);
     } else if (j.ok)
         printf("Task %s: cancel accepted by Node %u (leader)\n", j.id, j.node);
     free(j.text);
@@ -763,14 +741,14 @@ static int cmd_records(const cli_opts *o, int argc, char **argv)
     size_t n;
 
     if (one && (argc != 2 || !dx_task_id_is_valid(argv[1])))
-        return usage_error("task", "expected one task id (usage: task ID)");
+        return cli_usage_error("task", "expected one task id (usage: task ID)");
     if (!one && argc != 1)
-        return usage_error("tasks", "unexpected '%s'", argv[1]);
+        return cli_usage_error("tasks", "unexpected '%s'", argv[1]);
     if (dx_topics_init(&t, o->root, o->cluster, NULL) != 0 ||
         (one ? dx_topic_build(&t, DX_T_TASK_RECORD, 0, argv[1], filter,
                               sizeof filter)
              : dx_topic_filter(&t, DX_T_TASK_RECORD, filter, sizeof filter)) != 0)
-        return usage_error(argv[0], "bad cluster root");
+        return cli_usage_error(argv[0], "bad cluster root");
     if (oo.timeout_ms <= 0)
         oo.timeout_ms = 3000;
     if ((c = open_cli(&oo, filter, reply)) == NULL)
@@ -793,7 +771,7 @@ static int cmd_records(const cli_opts *o, int argc, char **argv)
         } else {
             j = cJSON_CreateObject();
             cJSON_AddItemToObject(j, "tasks", arr);
-            print_json(j);
+            cli_print_json(j);
         }
     } else if (!one && n == 0) {
         printf("No task records.\n");

@@ -34,6 +34,8 @@
  */
 #include "dx_dfs.h"
 
+#include "dx_jsonw.h"
+
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1180,85 +1182,32 @@ static int fill_bad(const cJSON *o, void *p, dx_diag *d)
     return check_bad(m, d);
 }
 
-/* ---- encoding: a bounded writer that counts what it could not write ---- */
-typedef struct wr {
-    char *buf;
-    size_t cap, len; /* len counts on past cap, so the size is known */
-} wr;
-
-static void put(wr *w, const char *s, size_t n)
+/* ---- encoding (the writer: dx_jsonw.h) ---- */
+static void kv_u64(dx_jw *w, const char *key, uint64_t v)
 {
-    if (w->len + n < w->cap) /* keep room for the NUL */
-        memcpy(w->buf + w->len, s, n);
-    w->len += n;
+    dx_jw_key(w, key);
+    dx_jw_u64(w, v);
 }
 
-static void put_cstr(wr *w, const char *s)
+static void kv_str(dx_jw *w, const char *key, const char *s)
 {
-    put(w, s, strlen(s));
+    dx_jw_key(w, key);
+    dx_jw_str(w, s);
 }
 
-/* Control characters never get here: the checks rejected them. */
-static void put_str(wr *w, const char *s)
-{
-    put(w, "\"", 1);
-    while (*s != '\0') {
-        size_t n = strcspn(s, "\"\\");
-        put(w, s, n);
-        s += n;
-        if (*s != '\0') {
-            char esc[2] = {'\\', *s++};
-            put(w, esc, 2);
-        }
-    }
-    put(w, "\"", 1);
-}
-
-/* ,"key": -- "v" is always first, so every other key has a comma. */
-static void put_key(wr *w, const char *key)
-{
-    put(w, ",\"", 2);
-    put_cstr(w, key);
-    put(w, "\":", 2);
-}
-
-static void put_u64(wr *w, uint64_t v)
-{
-    char tmp[20];
-    size_t i = sizeof tmp;
-
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(w, tmp + i, sizeof tmp - i);
-}
-
-static void kv_u64(wr *w, const char *key, uint64_t v)
-{
-    put_key(w, key);
-    put_u64(w, v);
-}
-
-static void kv_str(wr *w, const char *key, const char *s)
-{
-    put_key(w, key);
-    put_str(w, s);
-}
-
-static void kv_opt(wr *w, const char *key, const char *s)
+static void kv_opt(dx_jw *w, const char *key, const char *s)
 {
     if (s[0] != '\0')
         kv_str(w, key, s);
 }
 
-static void kv_bool(wr *w, const char *key, bool b)
+static void kv_bool(dx_jw *w, const char *key, bool b)
 {
-    put_key(w, key);
-    put_cstr(w, b ? "true" : "false");
+    dx_jw_key(w, key);
+    dx_jw_cstr(w, b ? "true" : "false");
 }
 
-static void kv_crc(wr *w, const char *key, uint32_t crc)
+static void kv_crc(dx_jw *w, const char *key, uint32_t crc)
 {
     char hex[9];
 
@@ -1266,24 +1215,24 @@ static void kv_crc(wr *w, const char *key, uint32_t crc)
     kv_str(w, key, hex);
 }
 
-static void put_nodes(wr *w, const dx_dfs_chunk *c)
+static void put_nodes(dx_jw *w, const dx_dfs_chunk *c)
 {
-    put(w, "[", 1);
+    dx_jw_put(w, "[", 1);
     for (uint32_t i = 0; i < c->n; i++) {
         if (i > 0)
-            put(w, ",", 1);
-        put_u64(w, c->nodes[i]);
+            dx_jw_put(w, ",", 1);
+        dx_jw_u64(w, c->nodes[i]);
     }
-    put(w, "]", 1);
+    dx_jw_put(w, "]", 1);
 }
 
 /* The common frame: check, write "{"v":1 ... }", bound the size; buf
  * holds "" when it fails. */
 static int encode(const void *m, int (*check)(const void *),
-                  void (*body)(wr *, const void *), size_t max, char *buf,
+                  void (*body)(dx_jw *, const void *), size_t max, char *buf,
                   size_t cap, size_t *len)
 {
-    wr w = {buf, cap, 0};
+    dx_jw w = {buf, cap, 0, '\0'};
     int rc;
 
     if (len != NULL)
@@ -1291,9 +1240,9 @@ static int encode(const void *m, int (*check)(const void *),
     if (m == NULL || buf == NULL || len == NULL)
         return DX_EINVAL;
     if ((rc = check(m)) == 0) {
-        put_cstr(&w, "{\"v\":1");
+        dx_jw_cstr(&w, "{\"v\":1");
         body(&w, m);
-        put(&w, "}", 1);
+        dx_jw_put(&w, "}", 1);
         if (w.len > max)
             rc = DX_ETOOBIG;
         else if (w.len >= cap)
@@ -1309,7 +1258,7 @@ static int encode(const void *m, int (*check)(const void *),
     return 0;
 }
 
-static void body_file(wr *w, const void *p)
+static void body_file(dx_jw *w, const void *p)
 {
     const dx_dfs_file *m = p;
     char hex[9];
@@ -1323,22 +1272,22 @@ static void body_file(wr *w, const void *p)
     kv_u64(w, "created_ms", (uint64_t)m->created_ms);
     kv_u64(w, "term", m->term);
     kv_bool(w, "under_replicated", m->under_replicated);
-    put_key(w, "chunks");
-    put(w, "[", 1);
+    dx_jw_key(w, "chunks");
+    dx_jw_put(w, "[", 1);
     for (uint32_t i = 0; i < m->n_chunks; i++) {
         if (i > 0)
-            put(w, ",", 1);
+            dx_jw_put(w, ",", 1);
         dx_dfs_crc_hex(m->chunks[i].crc, hex);
-        put_cstr(w, "{\"crc\":");
-        put_str(w, hex);
-        put_key(w, "nodes");
+        dx_jw_cstr(w, "{\"crc\":");
+        dx_jw_str(w, hex);
+        dx_jw_key(w, "nodes");
         put_nodes(w, &m->chunks[i]);
-        put(w, "}", 1);
+        dx_jw_put(w, "}", 1);
     }
-    put(w, "]", 1);
+    dx_jw_put(w, "]", 1);
 }
 
-static void body_req(wr *w, const void *p)
+static void body_req(dx_jw *w, const void *p)
 {
     const dx_dfs_req *m = p;
 
@@ -1367,7 +1316,7 @@ static void body_req(wr *w, const void *p)
     kv_opt(w, "corr", m->corr);
 }
 
-static void body_reply(wr *w, const void *p)
+static void body_reply(dx_jw *w, const void *p)
 {
     const dx_dfs_reply *m = p;
 
@@ -1380,28 +1329,28 @@ static void body_reply(wr *w, const void *p)
     if (m->chunk_size != 0)
         kv_u64(w, "chunk_size", m->chunk_size);
     if (m->n_plan > 0) {
-        put_key(w, "plan");
-        put(w, "[", 1);
+        dx_jw_key(w, "plan");
+        dx_jw_put(w, "[", 1);
         for (uint32_t i = 0; i < m->n_plan; i++) {
             if (i > 0)
-                put(w, ",", 1);
+                dx_jw_put(w, ",", 1);
             put_nodes(w, &m->plan[i]);
         }
-        put(w, "]", 1);
+        dx_jw_put(w, "]", 1);
     }
     if (m->n_missing > 0) {
-        put_key(w, "missing");
-        put(w, "[", 1);
+        dx_jw_key(w, "missing");
+        dx_jw_put(w, "[", 1);
         for (uint32_t i = 0; i < m->n_missing; i++) {
             if (i > 0)
-                put(w, ",", 1);
-            put_u64(w, m->missing[i]);
+                dx_jw_put(w, ",", 1);
+            dx_jw_u64(w, m->missing[i]);
         }
-        put(w, "]", 1);
+        dx_jw_put(w, "]", 1);
     }
 }
 
-static void body_stored(wr *w, const void *p)
+static void body_stored(dx_jw *w, const void *p)
 {
     const dx_dfs_stored *m = p;
 
@@ -1412,7 +1361,7 @@ static void body_stored(wr *w, const void *p)
     kv_opt(w, "error", m->error);
 }
 
-static void body_fetch(wr *w, const void *p)
+static void body_fetch(dx_jw *w, const void *p)
 {
     const dx_dfs_fetch *m = p;
 
@@ -1422,7 +1371,7 @@ static void body_fetch(wr *w, const void *p)
     kv_str(w, "reply_to", m->reply_to);
 }
 
-static void body_bad(wr *w, const void *p)
+static void body_bad(dx_jw *w, const void *p)
 {
     const dx_dfs_bad *m = p;
 

@@ -31,6 +31,8 @@
  */
 #include "dx_msg.h"
 
+#include "dx_jsonw.h"
+
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <locale.h>
@@ -782,84 +784,13 @@ static int decode(const schema *s, size_t size, const char *buf, size_t len,
     return rc;
 }
 
-/* ---- encoding: a bounded writer that counts what it could not write ---- */
-typedef struct jw {
-    char *buf;
-    size_t cap, len; /* len counts on past cap, so the size is known */
-    char last;
-} jw;
-
-static void put(jw *w, const char *s, size_t n)
-{
-    if (n == 0)
-        return;
-    if (w->len + n < w->cap) /* keep room for the NUL */
-        memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->last = s[n - 1];
-}
-
-static void put_sep(jw *w)
-{
-    if (w->last != '{' && w->last != '[')
-        put(w, ",", 1);
-}
-
-/* Control characters never get here: the checks rejected them. */
-static void put_str(jw *w, const char *s)
-{
-    put(w, "\"", 1);
-    while (*s != '\0') {
-        size_t n = strcspn(s, "\"\\");
-        put(w, s, n);
-        s += n;
-        if (*s != '\0') {
-            char esc[2] = {'\\', *s++};
-            put(w, esc, 2);
-        }
-    }
-    put(w, "\"", 1);
-}
-
-static void put_key(jw *w, const char *key)
-{
-    put_sep(w);
-    put_str(w, key);
-    put(w, ":", 1);
-}
-
-static void put_u64(jw *w, uint64_t v)
-{
-    char tmp[20];
-    size_t i = sizeof tmp;
-
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(w, tmp + i, sizeof tmp - i);
-}
-
-/* Shortest of %.15g and %.17g that reads back exactly, with a '.' whatever
- * the locale. */
-static void put_dbl(jw *w, double x)
-{
-    char tmp[32], *dp, point = *localeconv()->decimal_point;
-    int n = snprintf(tmp, sizeof tmp, "%.15g", x);
-
-    if (strtod(tmp, NULL) != x)
-        n = snprintf(tmp, sizeof tmp, "%.17g", x);
-    if (point != '.' && point != '\0' && (dp = strchr(tmp, point)) != NULL)
-        *dp = '.';
-    put(w, tmp, (size_t)n);
-}
-
-static int enc_obj(ctx *c, const schema *s, const unsigned char *m, jw *w);
+/* ---- encoding (the writer: dx_jsonw.h) ---- */
+static int enc_obj(ctx *c, const schema *s, const unsigned char *m, dx_jw *w);
 
 /* Checks a struct string and writes it, after `key` or as an array
  * element when key is NULL. */
 static int enc_str(ctx *c, const char *key, enum ftype t, size_t size,
-                   const unsigned char *p, jw *w)
+                   const unsigned char *p, dx_jw *w)
 {
     const char *s = (const char *)p;
     int rc;
@@ -870,14 +801,14 @@ static int enc_str(ctx *c, const char *key, enum ftype t, size_t size,
     if ((rc = str_check(c, key ? key : "", t, size, s)) != 0)
         return rc;
     if (key != NULL)
-        put_key(w, key);
+        dx_jw_key(w, key);
     else
-        put_sep(w);
-    put_str(w, s);
+        dx_jw_sep(w);
+    dx_jw_str(w, s);
     return 0;
 }
 
-static int enc_list(ctx *c, const field *f, const unsigned char *m, jw *w)
+static int enc_list(ctx *c, const field *f, const unsigned char *m, dx_jw *w)
 {
     size_t n;
     int rc = 0;
@@ -887,8 +818,8 @@ static int enc_list(ctx *c, const field *f, const unsigned char *m, jw *w)
         return bad(c, DX_ERANGE, f->key, "more than %" PRIu64 " entries", f->hi);
     if (n == 0 && !f->req)
         return 0;
-    put_key(w, f->key);
-    put(w, "[", 1);
+    dx_jw_key(w, f->key);
+    dx_jw_put(w, "[", 1);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const unsigned char *el = m + f->off + i * f->size;
 
@@ -896,18 +827,18 @@ static int enc_list(ctx *c, const field *f, const unsigned char *m, jw *w)
             rc = enc_str(c, NULL, FT_NAME, f->size, el, w);
         } else {
             size_t old = push(c, f->key, i, true);
-            put_sep(w);
-            put(w, "{", 1);
+            dx_jw_sep(w);
+            dx_jw_put(w, "{", 1);
             rc = enc_obj(c, f->sub, el, w);
-            put(w, "}", 1);
+            dx_jw_put(w, "}", 1);
             pop(c, old);
         }
     }
-    put(w, "]", 1);
+    dx_jw_put(w, "]", 1);
     return rc;
 }
 
-static int enc_field(ctx *c, const field *f, const unsigned char *m, jw *w)
+static int enc_field(ctx *c, const field *f, const unsigned char *m, dx_jw *w)
 {
     const unsigned char *p = m + f->off;
     const schema *sub = f->sub;
@@ -918,8 +849,8 @@ static int enc_field(ctx *c, const field *f, const unsigned char *m, jw *w)
 
     switch (f->type) {
     case FT_V:
-        put_key(w, f->key);
-        put_u64(w, DX_PROTO_V);
+        dx_jw_key(w, f->key);
+        dx_jw_u64(w, DX_PROTO_V);
         return 0;
     case FT_INT:
     case FT_ENUM:
@@ -928,17 +859,17 @@ static int enc_field(ctx *c, const field *f, const unsigned char *m, jw *w)
         if (!int_ok(f, v))
             return f->type == FT_INT ? int_bad(c, f, DX_ERANGE)
                                      : enum_bad(c, f, DX_ERANGE);
-        put_key(w, f->key);
+        dx_jw_key(w, f->key);
         if (f->type == FT_INT)
-            put_u64(w, v);
+            dx_jw_u64(w, v);
         else
-            put_str(w, ((const char *const *)f->sub)[v - 1]);
+            dx_jw_str(w, ((const char *const *)f->sub)[v - 1]);
         return 0;
     case FT_BOOL:
         if (!*p && !f->req)
             return 0;
-        put_key(w, f->key);
-        put(w, *p ? "true" : "false", *p ? 4 : 5);
+        dx_jw_key(w, f->key);
+        dx_jw_put(w, *p ? "true" : "false", *p ? 4 : 5);
         return 0;
     case FT_DBL:
         if (!has_flag(f, m))
@@ -946,8 +877,8 @@ static int enc_field(ctx *c, const field *f, const unsigned char *m, jw *w)
         memcpy(&x, p, sizeof x);
         if (!isfinite(x))
             return bad(c, DX_ERANGE, f->key, "expected a finite number");
-        put_key(w, f->key);
-        put_dbl(w, x);
+        dx_jw_key(w, f->key);
+        dx_jw_dbl(w, x);
         return 0;
     case FT_NAMES:
     case FT_ARR:
@@ -955,12 +886,12 @@ static int enc_field(ctx *c, const field *f, const unsigned char *m, jw *w)
     case FT_OBJ:
         if (!f->req && load_uint(p + sub->f[0].off, sub->f[0].size) == 0)
             return 0;
-        put_key(w, f->key);
-        put(w, "{", 1);
+        dx_jw_key(w, f->key);
+        dx_jw_put(w, "{", 1);
         old = push(c, f->key, 0, false);
         rc = enc_obj(c, sub, p, w);
         pop(c, old);
-        put(w, "}", 1);
+        dx_jw_put(w, "}", 1);
         return rc;
     case FT_EMBED:
         return enc_obj(c, sub, p, w);
@@ -971,7 +902,7 @@ static int enc_field(ctx *c, const field *f, const unsigned char *m, jw *w)
     }
 }
 
-static int enc_obj(ctx *c, const schema *s, const unsigned char *m, jw *w)
+static int enc_obj(ctx *c, const schema *s, const unsigned char *m, dx_jw *w)
 {
     int rc = s->check != NULL ? s->check(c, m) : 0;
 
@@ -985,16 +916,16 @@ static int encode(const schema *s, const void *m, char *buf, size_t cap,
                   size_t *len)
 {
     ctx c = {NULL, "", 0};
-    jw w = {buf, cap, 0, '\0'};
+    dx_jw w = {buf, cap, 0, '\0'};
     int rc;
 
     if (len != NULL)
         *len = 0;
     if (m == NULL || buf == NULL || len == NULL)
         return DX_EINVAL;
-    put(&w, "{", 1);
+    dx_jw_put(&w, "{", 1);
     rc = enc_obj(&c, s, m, &w);
-    put(&w, "}", 1);
+    dx_jw_put(&w, "}", 1);
     if (rc == 0 && w.len > DX_PAYLOAD_MAX)
         rc = DX_ETOOBIG;
     else if (rc == 0 && w.len >= cap)

@@ -2315,3 +2315,24 @@ int dxh_will_measure(dxh *h, dxh_obs *obs, dxh_proc *client,
         *ms = (double)(m->t_ns - t0) / 1e6;
     return 0;
 }
+
+char *dxh_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+        (buf = calloc(1, (size_t)n + 1)) == NULL) {
+        fclose(f);
+        return NULL;
+    }
+    rewind(f);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}

@@ -183,6 +183,10 @@ int dxh_runl(dxh *h, int timeout_ms, char **out, int *exit_code,
 
 /* ---- time ------------------------------------------------------------- */
 
+/* The whole file as a malloc'd NUL-terminated string (the caller frees
+ * it), or NULL. */
+char *dxh_read_file(const char *path);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t dxh_now_ns(void);
 

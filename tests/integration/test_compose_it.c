@@ -42,27 +42,6 @@ typedef struct service {
     size_t n_cmd;
 } service;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        (buf = calloc(1, (size_t)n + 1)) == NULL) {
-        fclose(f);
-        return NULL;
-    }
-    rewind(f);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* The value of `key:TYPE=` in BUILD/CMakeCache.txt, where BUILD holds
  * $DX_CLI's bin/. */
 static int cache_value(const char *key, char *out, size_t cap)
@@ -81,7 +60,7 @@ static int cache_value(const char *key, char *out, size_t cap)
         *slash = '\0';
     }
     strncat(path, "/CMakeCache.txt", sizeof path - strlen(path) - 1);
-    if ((text = slurp(path)) == NULL)
+    if ((text = dxh_read_file(path)) == NULL)
         return -1;
     for (p = text; p != NULL; p = strchr(p, '\n')) {
         p += *p == '\n';

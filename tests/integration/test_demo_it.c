@@ -65,28 +65,6 @@ static const char *cli_or_skip(void)
     return cli;
 }
 
-/* The whole file as a malloc'd string (the caller frees it), or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        (buf = calloc(1, (size_t)n + 1)) == NULL) {
-        fclose(f);
-        return NULL;
-    }
-    rewind(f);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* The pids of the "demo: started pids A B C" line; returns how many. */
 static size_t started_pids(const char *out, pid_t *pids, size_t cap)
 {
@@ -150,7 +128,7 @@ static void test_demo_no_shell(void **state)
     if (rc != 0 || code != 0) {
         char *err;
         assert_int_equal(dxh_path(h, log, sizeof log, "run.log"), 0);
-        err = slurp(log);
+        err = dxh_read_file(log);
         print_message("demo exited %d (rc %d); its stderr:\n%s\n", code, rc,
                       err != NULL ? err : "");
         free(err);
@@ -184,7 +162,7 @@ static void test_demo_sigterm(void **state)
     /* Until the scenario is under way (the agents are up). */
     while (dxh_now_ns() < end) {
         free(out);
-        out = slurp(dxh_proc_log(p));
+        out = dxh_read_file(dxh_proc_log(p));
         if (out != NULL && strstr(out, "== Step 2") != NULL)
             break;
         dxh_sleep_ms(50);
@@ -194,7 +172,7 @@ static void test_demo_sigterm(void **state)
     assert_int_equal(kill(dxh_proc_pid(p), SIGTERM), 0);
     assert_int_equal(dxh_proc_wait(p, 20000, &status), 0);
     free(out);
-    out = slurp(dxh_proc_log(p));
+    out = dxh_read_file(dxh_proc_log(p));
     printf("%s", out != NULL ? out : "");
     assert_int_equal(status, 128 + SIGTERM);
     assert_cleaned_up(out);

@@ -34,27 +34,6 @@ typedef struct inst {
     char prefix[512];
 } inst;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        (buf = calloc(1, (size_t)n + 1)) == NULL) {
-        fclose(f);
-        return NULL;
-    }
-    rewind(f);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* The build directory of $DX_CLI (BUILD/bin/distribux) and the cmake
  * that configured it (CMAKE_COMMAND in BUILD/CMakeCache.txt). */
 static int find_build(char *build, size_t bcap, char *cmake, size_t ccap)
@@ -73,7 +52,7 @@ static int find_build(char *build, size_t bcap, char *cmake, size_t ccap)
         *slash = '\0';
     }
     snprintf(cache, sizeof cache, "%s/CMakeCache.txt", build);
-    if ((text = slurp(cache)) == NULL)
+    if ((text = dxh_read_file(cache)) == NULL)
         return -1;
     p = strstr(text, "\nCMAKE_COMMAND:INTERNAL=");
     if (p == NULL) {
@@ -194,7 +173,7 @@ static void test_unit(void **state)
 
     skip_without_cli();
     path_of(t, "lib/systemd/system/distribux-agent.service", p, sizeof p);
-    unit = slurp(p);
+    unit = dxh_read_file(p);
     assert_non_null(unit);
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
         if (strstr(unit, lines[i]) == NULL) {
@@ -274,7 +253,7 @@ static void test_installed_demo_finds_its_files(void **state)
     assert_non_null(p);
     while (dxh_now_ns() < end) {
         free(log);
-        log = slurp(dxh_proc_log(p));
+        log = dxh_read_file(dxh_proc_log(p));
         if (log != NULL && (strstr(log, "== Step 1") != NULL ||
                             !dxh_proc_is_running(p)))
             break;
@@ -283,7 +262,7 @@ static void test_installed_demo_finds_its_files(void **state)
     assert_int_equal(kill(dxh_proc_pid(p), SIGTERM), 0);
     assert_int_equal(dxh_proc_wait(p, 20000, &status), 0);
     free(log);
-    log = slurp(dxh_proc_log(p));
+    log = dxh_read_file(dxh_proc_log(p));
     printf("%s", log != NULL ? log : "");
     assert_non_null(log);
     snprintf(want, sizeof want, "(configured from %s/bin/../share/distribux/"
