@@ -7,6 +7,15 @@
  * node: a membership change is announced by the leader, or, when the change
  * is the leader's own death, by the highest survivor (its successor); an
  * election result by the new leader.  Every node still logs what it sees.
+ *
+ * Task traffic is batched so that a task costs little more than its
+ * submission and its record: the leader's items for a node and a node's
+ * reports go at most once per DX_BATCH_MS (at once when the last batch is
+ * older), acks alone wait up to DX_ACK_DELAY_MS for a "run" to ride with,
+ * and every record the leader writes also goes to the followers in batches
+ * on {root}/replica/tasks -- before any assign batch, so a final record
+ * reaches the replicas no later than its ack reaches the node -- and the
+ * whole table again when a node comes online or a leader takes over.
  */
 #include "core.h"
 
@@ -150,19 +159,40 @@ void dx_core_fini(dx_core *c)
     c->scratch_dreply = NULL;
 }
 
-/* Topics every agent follows: node 0 means '+', self means this node. */
+/* Topics the agents follow: node 0 means '+', self means this node.  The
+ * leader alone takes submissions, reports and cancels; the followers alone
+ * take the replica stream (the leader writes it).  Nobody subscribes to
+ * the retained records {root}/tasks/+: they are for outside readers. */
+enum { SUB_ALL, SUB_LEADER, SUB_FOLLOWER };
+
 static const struct sub {
     dx_topic_kind kind;
     bool self;
-    bool leader_only;
+    int who;
 } subs_table[] = {
-    {DX_T_NODE_STATE, false, false},   {DX_T_NODE_HEARTBEAT, false, false},
-    {DX_T_ELECTION, false, false},     {DX_T_LEADER, false, false},
-    {DX_T_NODE_CMD, true, false},      {DX_T_NODE_ASSIGN, true, false},
-    {DX_T_TASK_RECORD, false, false},  /* also brings tasks/submit */
-    {DX_T_IO_ACT_SET, true, false},
-    {DX_T_NODE_REPORT, false, true},   {DX_T_TASK_CANCEL, false, true},
+    {DX_T_NODE_STATE, false, SUB_ALL},   {DX_T_NODE_HEARTBEAT, false, SUB_ALL},
+    {DX_T_ELECTION, false, SUB_ALL},     {DX_T_LEADER, false, SUB_ALL},
+    {DX_T_NODE_CMD, true, SUB_ALL},      {DX_T_NODE_ASSIGN, true, SUB_ALL},
+    {DX_T_IO_ACT_SET, true, SUB_ALL},
+    {DX_T_TASK_REPLICA, false, SUB_FOLLOWER},
+    {DX_T_TASK_SUBMIT, false, SUB_LEADER},
+    {DX_T_NODE_REPORT, false, SUB_LEADER},
+    {DX_T_TASK_CANCEL, false, SUB_LEADER},
 };
+
+int dx_core_subscription_qos(const dx_core *c, const char *filter)
+{
+    char submit[DX_TOPIC_MAX + 1];
+    /* Submissions come at QoS 0 from the broker (the submitter's QoS 1
+     * ends at the broker): with a clean session, QoS 1 would save none of
+     * them if the leader's connection dropped, and costs a PUBACK and the
+     * broker's in-flight window (20) per submission. */
+    if (dx_topic_filter(&c->cfg.topics, DX_T_TASK_SUBMIT, submit,
+                        sizeof submit) == 0 &&
+        strcmp(filter, submit) == 0)
+        return 0;
+    return 1;
+}
 
 /* The DFS topics: every agent's (files, acks, its fetches and replies, its
  * store filters) and the leader's (requests, bad-copy reports). */
@@ -192,27 +222,34 @@ static size_t dfs_subscriptions(const dx_core *c, bool leader_only,
     return n;
 }
 
-static size_t subscriptions(const dx_core *c, bool leader_only,
+/* The filters of `who`: SUB_ALL = everything this agent needs in its
+ * current role; SUB_LEADER / SUB_FOLLOWER = only the topics of that role
+ * (what changes hands with leadership). */
+static size_t subscriptions(const dx_core *c, int who,
                             char subs[][DX_TOPIC_MAX + 1], size_t cap)
 {
+    int role = c->leading ? SUB_LEADER : SUB_FOLLOWER;
     size_t n = 0;
     for (size_t i = 0; i < sizeof subs_table / sizeof subs_table[0]; i++) {
         const struct sub *s = &subs_table[i];
-        if (n == cap || (leader_only && !s->leader_only) ||
-            (s->leader_only && !leader_only && !c->leading))
+        bool take = who == SUB_ALL ? (s->who == SUB_ALL || s->who == role)
+                                   : s->who == who;
+        if (n == cap || !take)
             continue;
         if (dx_topic_filter_node(&c->cfg.topics, s->kind,
                                  s->self ? c->cfg.id : 0, subs[n],
                                  DX_TOPIC_MAX + 1) == 0)
             n++;
     }
-    return n + dfs_subscriptions(c, leader_only, subs + n, cap - n);
+    if (who == SUB_FOLLOWER)
+        return n;
+    return n + dfs_subscriptions(c, who == SUB_LEADER, subs + n, cap - n);
 }
 
 size_t dx_core_subscriptions(const dx_core *c,
                              char subs[][DX_TOPIC_MAX + 1], size_t cap)
 {
-    return subscriptions(c, false, subs, cap);
+    return subscriptions(c, SUB_ALL, subs, cap);
 }
 
 static void fill_state(const dx_core *c, dx_msg_state *st, uint64_t epoch,
@@ -371,6 +408,8 @@ static void on_change(dx_core *c, const dx_member_change *chg, int64_t now,
     dx_elect_on_member(&c->elect, &c->members, chg, now, &fx);
     apply_fx(c, &fx, now, wall);
     c->members_dirty = true;
+    if (c->leading && chg->to == DX_MEMBER_ONLINE && chg->id != c->cfg.id)
+        dx_tasks_resync(&c->tasks);    /* it may have missed batches */
     if (c->leading && chg->to != DX_MEMBER_ONLINE && chg->id != c->cfg.id) {
         sync_sched(c);
         dx_tasks_on_node_down(&c->tasks, chg->id, c->sn, c->n_sn,
@@ -521,97 +560,250 @@ static void pump(dx_core *c, int64_t now, int64_t wall)
     } while (n == 64);
 }
 
-/* Sends this node's waiting reports to the leader. */
-static void flush_reports(dx_core *c)
+/* Sends this node's waiting reports to the leader: at once when none
+ * went in the last DX_BATCH_MS, else when that much time has passed (a
+ * busy node sends fewer, larger reports). */
+static void flush_reports(dx_core *c, int64_t now)
 {
     dx_msg_report *r = &c->scratch_report;
+    bool sent = false;
+    if (now < c->report_at)
+        return;
     while (dx_exec_has_report(&c->exec) && room(c, DX_PAYLOAD_MAX) &&
            dx_exec_flush(&c->exec, c->elect.term, r)) {
         dx_action *a = begin_publish(c, DX_T_NODE_REPORT, c->cfg.id, NULL, 1,
                                      false, DX_PAYLOAD_MAX);
         PUBLISH(c, a, msg_report, r);
+        sent = true;
     }
+    if (sent)
+        c->report_at = now + DX_BATCH_MS;
 }
 
-/* Leader: the batched items, one assign message per node and batch. */
-static void flush_items(dx_core *c)
+/* Leader: the replica batch holds something to send. */
+static bool replica_due(const dx_core *c)
+{
+    return c->scratch_repl.n > 0 || c->scratch_repl.n_cleared > 0;
+}
+
+/* Leader: the replica batch gathered so far goes to the followers. */
+static void flush_replica(dx_core *c, int64_t now)
+{
+    dx_msg_replica *m = &c->scratch_repl;
+    dx_action *a;
+    if (m->n == 0 && m->n_cleared == 0)
+        return;
+    m->leader = c->cfg.id;
+    m->term = c->elect.term;
+    a = begin_publish(c, DX_T_TASK_REPLICA, 0, NULL, 1, false, DX_PAYLOAD_MAX);
+    PUBLISH(c, a, msg_replica, m);
+    m->n = 0;
+    m->n_cleared = 0;
+    c->repl_bytes = 0;
+    c->replica_at = now + DX_BATCH_MS;
+}
+
+/* An upper bound of the JSON of a record (of a clear when rec is NULL):
+ * fixed keys and numbers, and every text escaped at 6 bytes a byte. */
+static size_t replica_cost(const char *id, const dx_task_record *rec)
+{
+    size_t n = 32 + 6 * strlen(id);
+    if (rec != NULL)
+        n += 512 + 6 * (strlen(rec->result) + strlen(rec->spec.device));
+    return n;
+}
+
+/* Leader: adds a record (or, rec NULL, the clear of `id`) to the replica
+ * batch, sending the batch first when it is full, or when a record follows
+ * a clear (followers apply records before clears). */
+static void replica_add(dx_core *c, const char *id, const dx_task_record *rec,
+                        int64_t now)
+{
+    dx_msg_replica *m = &c->scratch_repl;
+    size_t cost = replica_cost(id, rec);
+    if (c->repl_bytes + cost > DX_PAYLOAD_MAX - 256 ||
+        (rec != NULL && (m->n == DX_REPLICA_MAX || m->n_cleared > 0)) ||
+        (rec == NULL && m->n_cleared == DX_REPLICA_MAX))
+        flush_replica(c, now);
+    if (rec != NULL)
+        m->records[m->n++] = *rec;
+    else
+        snprintf(m->cleared[m->n_cleared++].id, sizeof m->cleared[0].id, "%s",
+                 id);
+    c->repl_bytes += cost;
+}
+
+/* Leader: the index of `node` in c->sn (its pacing state), or -1. */
+static int sched_index(const dx_core *c, uint16_t node)
+{
+    for (size_t k = 0; k < c->n_sn; k++)
+        if (c->sn[k].id == node)
+            return (int)k;
+    return -1;
+}
+
+/* Leader: whether `node`'s waiting items include more than acks. */
+static bool items_urgent(const dx_core *c, uint16_t node)
+{
+    for (size_t i = 0; i < c->tasks.n_items; i++)
+        if (c->tasks.items[i].node == node &&
+            c->tasks.items[i].op != DX_ASSIGN_ACK)
+            return true;
+    return false;
+}
+
+/* Leader: takes up to one message of `node`'s items into scratch_assign
+ * and keeps the rest; true when items of that node are left. */
+static bool take_items(dx_core *c, uint16_t node)
 {
     dx_tasks *ts = &c->tasks;
     dx_msg_assign *m = &c->scratch_assign;
-    while (ts->n_items > 0 && room(c, DX_PAYLOAD_MAX)) {
-        uint16_t node = ts->items[0].node;
-        size_t keep = 0;
-        dx_action *a;
-        memset(m, 0, sizeof *m);
-        m->term = c->elect.term;
-        m->leader = c->cfg.id;
-        /* Take this node's items (up to a message), keep the others. */
-        for (size_t i = 0; i < ts->n_items; i++) {
-            dx_task_item it = ts->items[i];
-            if (it.node != node || m->n == DX_ASSIGN_MAX) {
-                ts->items[keep++] = it;
+    size_t keep = 0;
+    bool more = false;
+    memset(m, 0, sizeof *m);
+    m->term = c->elect.term;
+    m->leader = c->cfg.id;
+    for (size_t i = 0; i < ts->n_items; i++) {
+        dx_task_item it = ts->items[i];
+        if (it.node != node || m->n == DX_ASSIGN_MAX) {
+            more = more || it.node == node;
+            ts->items[keep++] = it;
+            continue;
+        }
+        dx_assign_item *ai = &m->items[m->n];
+        memset(ai, 0, sizeof *ai);
+        ai->op = it.op;
+        ai->attempt = it.attempt;
+        snprintf(ai->spec.id, sizeof ai->spec.id, "%s", it.id);
+        if (it.op == DX_ASSIGN_RUN) {
+            const dx_task *t = dx_tasks_get(ts, it.id);
+            if (t == NULL || t->attempt != it.attempt)
+                continue;        /* gone or placed again since */
+            ai->spec.kind = t->kind;
+            ai->spec.ms = t->ms;
+            ai->spec.mem_kb = t->mem_kb;
+            ai->spec.node = t->pin;
+            ai->spec.every_ms = t->every_ms;
+            snprintf(ai->spec.device, sizeof ai->spec.device, "%s",
+                     t->device);
+            ai->spec.value = t->value;
+            ai->spec.has_value = t->has_value;
+        }
+        m->n++;
+    }
+    ts->n_items = keep;
+    return more;
+}
+
+/* Leader: the batched items, in assign messages per node.  A node sent a
+ * batch less than DX_BATCH_MS ago waits for the rest of that time, so a
+ * busy leader sends fewer, larger batches while a quiet one sends each
+ * item at once; acks alone wait up to DX_ACK_DELAY_MS for a "run" to ride
+ * with (c->items_due: the earliest wait).  The replica batch goes first: a
+ * final record reaches the replicas no later than its ack reaches the
+ * node. */
+static void flush_items(dx_core *c, int64_t now)
+{
+    dx_tasks *ts = &c->tasks;
+    uint16_t seen[DX_MAX_NODES];       /* nodes dealt with in this call */
+    size_t n_seen = 0;
+    c->items_due = INT64_MAX;
+    while (n_seen < DX_MAX_NODES) {
+        uint16_t node = 0;
+        int k;
+        bool more = true;
+        for (size_t i = 0; i < ts->n_items && node == 0; i++) {
+            bool dealt = false;
+            for (size_t j = 0; j < n_seen; j++)
+                dealt = dealt || seen[j] == ts->items[i].node;
+            if (!dealt)
+                node = ts->items[i].node;
+        }
+        if (node == 0)
+            return;
+        seen[n_seen++] = node;
+        k = sched_index(c, node);
+        if (k >= 0) {
+            int64_t due = c->assign_at[k];
+            if (!items_urgent(c, node)) {
+                if (c->ack_since[k] == 0)
+                    c->ack_since[k] = now > 0 ? now : 1;
+                if (c->ack_since[k] + DX_ACK_DELAY_MS > due)
+                    due = c->ack_since[k] + DX_ACK_DELAY_MS;
+            }
+            if (now < due) {
+                if (due < c->items_due)
+                    c->items_due = due;
                 continue;
             }
-            dx_assign_item *ai = &m->items[m->n];
-            memset(ai, 0, sizeof *ai);
-            ai->op = it.op;
-            ai->attempt = it.attempt;
-            snprintf(ai->spec.id, sizeof ai->spec.id, "%s", it.id);
-            if (it.op == DX_ASSIGN_RUN) {
-                const dx_task *t = dx_tasks_get(ts, it.id);
-                if (t == NULL || t->attempt != it.attempt)
-                    continue;        /* gone or placed again since */
-                ai->spec.kind = t->kind;
-                ai->spec.ms = t->ms;
-                ai->spec.mem_kb = t->mem_kb;
-                ai->spec.node = t->pin;
-                ai->spec.every_ms = t->every_ms;
-                snprintf(ai->spec.device, sizeof ai->spec.device, "%s",
-                         t->device);
-                ai->spec.value = t->value;
-                ai->spec.has_value = t->has_value;
-            }
-            m->n++;
         }
-        ts->n_items = keep;
-        if (m->n == 0)
-            continue;
-        a = begin_publish(c, DX_T_NODE_ASSIGN, node, NULL, 1, false,
-                          DX_PAYLOAD_MAX);
-        PUBLISH(c, a, msg_assign, m);
+        if (replica_due(c) && room(c, DX_PAYLOAD_MAX))
+            flush_replica(c, now);
+        while (more && room(c, DX_PAYLOAD_MAX)) {
+            dx_action *a;
+            more = take_items(c, node);
+            if (c->scratch_assign.n == 0)
+                continue;
+            a = begin_publish(c, DX_T_NODE_ASSIGN, node, NULL, 1, false,
+                              DX_PAYLOAD_MAX);
+            PUBLISH(c, a, msg_assign, &c->scratch_assign);
+        }
+        if (more) {
+            c->items_due = now;        /* the outbox is full: soon */
+            return;
+        }
+        if (k >= 0) {
+            c->assign_at[k] = now + DX_BATCH_MS;
+            c->ack_since[k] = 0;
+        }
     }
 }
 
-/* Leader: records that are due. */
+/* Leader: records that are due, on {root}/tasks/{task} (retained, for
+ * outside readers) and in batches on the replica stream; then the next
+ * part of a resync, on the replica stream only. */
 static void flush_records(dx_core *c, int64_t now)
 {
     bool cleared;
-    while (room(c, 4096) &&
+    while (room(c, 4096 + 2 * DX_PAYLOAD_MAX) &&
            dx_tasks_take_record(&c->tasks, c->elect.term, now,
                                 &c->scratch_rec, &cleared)) {
         dx_action *a = begin_publish(c, DX_T_TASK_RECORD, 0,
                                      c->scratch_rec.spec.id, 1, true, 4096);
-        if (a == NULL)
-            continue;
-        if (cleared) {
+        if (a != NULL && cleared) {
             a->len = 0;                 /* an empty retained payload */
             dx_outbox_commit(&c->out, a);
-            continue;
+        } else if (a != NULL) {
+            PUBLISH(c, a, task_record, &c->scratch_rec);
         }
-        PUBLISH(c, a, task_record, &c->scratch_rec);
+        /* After the commit: the batch may be sent from here. */
+        replica_add(c, c->scratch_rec.spec.id,
+                    cleared ? NULL : &c->scratch_rec, now);
     }
+    while (room(c, 2 * DX_PAYLOAD_MAX) &&
+           dx_tasks_take_resync(&c->tasks, c->elect.term, &c->scratch_rec))
+        replica_add(c, c->scratch_rec.spec.id, &c->scratch_rec, now);
 }
 
-static void subscribe_leader_topics(dx_core *c, bool on)
+/* Subscribes to the topics of `who` (on) or drops them. */
+static void subscribe_role(dx_core *c, int who, bool on)
 {
     char subs[8][DX_TOPIC_MAX + 1];
-    size_t n = subscriptions(c, true, subs, 8);
+    size_t n = subscriptions(c, who, subs, 8);
     for (size_t i = 0; i < n; i++) {
         dx_action *a = dx_outbox_add(
             &c->out, on ? DX_ACT_SUBSCRIBE : DX_ACT_UNSUBSCRIBE, 0);
         if (a != NULL)
             memcpy(a->topic, subs[i], sizeof a->topic);
     }
+}
+
+/* Leadership changes hands: the leader's topics for the followers' or
+ * the other way round. */
+static void subscribe_leader_topics(dx_core *c, bool on)
+{
+    subscribe_role(c, SUB_LEADER, on);
+    subscribe_role(c, SUB_FOLLOWER, !on);
 }
 
 /* What the DFS module needs to know of the world right now. */
@@ -654,11 +846,18 @@ static void leadership_changed(dx_core *c, int64_t now, int64_t wall)
         subscribe_leader_topics(c, true);
         sync_sched(c);
         dx_tasks_on_leader(&c->tasks, c->sn, c->n_sn, c->elect.term, now);
+        /* The followers (a deposed leader among them) may lack what the
+         * previous leader wrote last: they get the whole table. */
+        dx_tasks_resync(&c->tasks);
         task_notes(c, wall);
     } else if (!lead && c->leading) {
         c->leading = false;
         subscribe_leader_topics(c, false);
         c->tasks.n_items = 0;
+        /* The new leader resyncs everyone: drop what we had not sent. */
+        c->scratch_repl.n = 0;
+        c->scratch_repl.n_cleared = 0;
+        c->repl_bytes = 0;
     }
     if (c->elect.leader != 0)
         dx_exec_on_leader(&c->exec);   /* tell the leader what we hold */
@@ -824,7 +1023,7 @@ void dx_core_on_job_done(dx_core *c, uint32_t slot, int rc, const char *text,
     }
     dx_exec_job_done(&c->exec, slot, rc, text, now, wall);
     pump(c, now, wall);
-    flush_reports(c);
+    flush_reports(c, now);
 }
 
 static void on_cmd(dx_core *c, const dx_msg_cmd *cmd, int64_t wall)
@@ -1094,6 +1293,8 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
             on_submit(c, payload, plen, now, wall);
         return;                     /* counted there */
     case DX_T_TASK_RECORD:
+        /* Agents follow the replica stream, not the retained records; a
+         * record that arrives anyway is applied as one. */
         if (c->leading)
             return;                 /* our own writes coming back */
         if (plen == 0) {
@@ -1105,6 +1306,20 @@ void dx_core_on_message(dx_core *c, const char *topic, size_t tlen,
             break;
         dx_tasks_on_record(&c->tasks, ref.name, &c->scratch_rec);
         break;
+    case DX_T_TASK_REPLICA: {
+        const dx_msg_replica *m = &c->scratch_repl;
+        if (c->leading)
+            return;                 /* in flight when we took over */
+        if ((rc = dx_msg_replica_decode(payload, plen, &c->scratch_repl,
+                                        &d)) != 0)
+            break;
+        for (size_t i = 0; i < m->n; i++)
+            dx_tasks_on_record(&c->tasks, m->records[i].spec.id,
+                               &m->records[i]);
+        for (size_t i = 0; i < m->n_cleared; i++)
+            dx_tasks_on_record(&c->tasks, m->cleared[i].id, NULL);
+        break;
+    }
     case DX_T_TASK_CANCEL: {
         dx_msg_request rq;
         if (!c->leading)
@@ -1254,14 +1469,18 @@ void dx_core_tick(dx_core *c, int64_t now, int64_t wall)
     dx_exec_tick(&c->exec, now, wall);
     pump(c, now, wall);
     if (c->connected)
-        flush_reports(c);
-    /* The leader's. */
+        flush_reports(c, now);
+    /* The leader's: records at once, then the items and the replica
+     * batch, paced as reports are. */
     if (c->leading && c->connected) {
         sync_sched(c);
         dx_tasks_tick(&c->tasks, c->sn, c->n_sn, c->elect.term, now);
         task_notes(c, wall);
-        flush_items(c);
         flush_records(c, now);
+        flush_items(c, now);
+        if (replica_due(c) && now >= c->replica_at &&
+            room(c, DX_PAYLOAD_MAX))
+            flush_replica(c, now);
     }
     /* The file system's. */
     if (c->dfs != NULL && c->connected) {
@@ -1292,10 +1511,15 @@ int64_t dx_core_next_deadline(const dx_core *c)
         t = 0;
     if (dx_exec_next_deadline(&c->exec) < t)
         t = dx_exec_next_deadline(&c->exec);
-    if (c->connected && dx_exec_has_report(&c->exec))
-        t = 0;
+    if (c->connected && dx_exec_has_report(&c->exec) && c->report_at < t)
+        t = c->report_at;
     if (c->leading && c->connected && dx_tasks_next_deadline(&c->tasks) < t)
         t = dx_tasks_next_deadline(&c->tasks);
+    if (c->leading && c->connected && c->tasks.n_items > 0 &&
+        c->items_due < t)
+        t = c->items_due;
+    if (c->leading && c->connected && replica_due(c) && c->replica_at < t)
+        t = c->replica_at;
     if (c->dfs != NULL && c->connected) {
         if (dx_dfs_next_deadline(c->dfs) < t)
             t = dx_dfs_next_deadline(c->dfs);

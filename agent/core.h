@@ -32,6 +32,9 @@
 #define DX_SUBS_MAX 40
 #define DX_DIRECT_MAX 8           /* actuator commands in flight */
 #define DX_TASK_TTL_DEFAULT_MS 300000
+#define DX_BATCH_MS 2             /* min. gap between batches of assign items,
+                                     replica records, reports */
+#define DX_ACK_DELAY_MS 20        /* acks wait this long for a "run" */
 
 typedef struct dx_core_cfg {
     uint16_t id;
@@ -97,6 +100,13 @@ typedef struct dx_core {
     dx_msg_report scratch_report;
     dx_task_record scratch_rec;
     dx_task_spec scratch_spec;
+    dx_msg_replica scratch_repl;  /* leader: the batch; follower: decoded */
+    size_t repl_bytes;         /* bound of the batch's JSON so far */
+    int64_t assign_at[DX_MAX_NODES];  /* leader: items to sn[k] go from */
+    int64_t ack_since[DX_MAX_NODES];  /* ... its oldest ack-only wait */
+    int64_t items_due;         /* leader: the earliest of those, pending */
+    int64_t replica_at;        /* leader: the replica batch goes from */
+    int64_t report_at;         /* this node's reports go from then */
     /* distributed file system (NULL when disabled) */
     dx_dfs *dfs;
     size_t n_dn;
@@ -113,9 +123,14 @@ void dx_core_init(dx_core *c, const dx_core_cfg *cfg);
 void dx_core_fini(dx_core *c);
 
 /* Writes the subscription filters the core needs into subs; returns how
- * many.  The shell subscribes to all of them at QoS 1 on every connect. */
+ * many.  The shell subscribes to all of them on every connect, each at
+ * dx_core_subscription_qos. */
 size_t dx_core_subscriptions(const dx_core *c,
                              char subs[][DX_TOPIC_MAX + 1], size_t cap);
+
+/* The QoS to subscribe to one of those filters with: 1, or 0 for
+ * {root}/tasks/submit. */
+int dx_core_subscription_qos(const dx_core *c, const char *filter);
 
 /* The will to register for a connection with `epoch`: the retained state
  * topic and an "offline" payload with reason "crash". */

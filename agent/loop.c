@@ -409,10 +409,15 @@ static void subscribe_all(agent *a)
     char subs[DX_SUBS_MAX][DX_TOPIC_MAX + 1];
     const char *ptrs[DX_SUBS_MAX];
     size_t n = dx_core_subscriptions(a->core, subs, DX_SUBS_MAX);
-    for (size_t i = 0; i < n; i++)
-        ptrs[i] = subs[i];
-    if (dx_link_subscribe(a->link, ptrs, n, 1) != 0)
-        logmsg(a, DX_LOG_WARN, "subscribe failed");
+    /* One SUBSCRIBE per QoS: the QoS 1 filters, then the QoS 0 ones. */
+    for (int qos = 1; qos >= 0; qos--) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (dx_core_subscription_qos(a->core, subs[i]) == qos)
+                ptrs[k++] = subs[i];
+        if (k > 0 && dx_link_subscribe(a->link, ptrs, k, qos) != 0)
+            logmsg(a, DX_LOG_WARN, "subscribe failed");
+    }
 }
 
 /* ---- the failure simulation ---- */
@@ -706,7 +711,8 @@ static void run_actions(agent *a, int64_t now)
             break;
         case DX_ACT_SUBSCRIBE: {
             const char *f = act->topic;
-            if (dx_link_subscribe(a->link, &f, 1, 1) != 0)
+            if (dx_link_subscribe(a->link, &f, 1,
+                                  dx_core_subscription_qos(a->core, f)) != 0)
                 logmsg(a, DX_LOG_WARN, "cannot subscribe to %s", f);
             break;
         }

@@ -102,18 +102,33 @@ static void ring_push(uint32_t *ring, size_t *head, size_t *n, uint32_t v)
     (*n)++;
 }
 
-/* The record of task k must be written: at once when final, else soon. */
+static void due_push(dx_due_ring *r, uint32_t k, int64_t at)
+{
+    if (r->n == DX_TASKS_MAX)
+        return;        /* cannot happen: about one entry per task and ring */
+    r->e[(r->head + r->n) % DX_TASKS_MAX] = (dx_task_due){k, at};
+    r->n++;
+}
+
+/* The record of task k must be written: at once when final, else after
+ * the delay of its state, counted from its first pending change.  A task
+ * already pending keeps the earlier of the two times. */
 static void dirty(dx_tasks *ts, uint32_t k, int64_t now)
 {
     dx_task *t = &ts->t[k];
-    bool urgent = final(t->state) || t->expire;
-    if (t->dirty_since != 0 && !urgent)
-        return;
-    if (urgent)
+    bool slow = t->state == DX_TS_ASSIGNED;
+    int64_t since = t->dirty_since != 0 ? t->dirty_since : now > 0 ? now : 1;
+    int64_t at = since + (slow ? DX_ASSIGNED_DELAY_MS : DX_RECORD_DELAY_MS);
+
+    if (final(t->state) || t->expire) {
         ring_push(ts->urgent, &ts->urgent_head, &ts->n_urgent, k);
-    else
-        ring_push(ts->later, &ts->later_head, &ts->n_later, k);
-    t->dirty_since = now > 0 ? now : 1;
+    } else {
+        if (t->dirty_since != 0 && t->due <= at)
+            return;
+        due_push(slow ? &ts->slow : &ts->later, k, at);
+        t->due = at;
+    }
+    t->dirty_since = since;
 }
 
 static void item(dx_tasks *ts, uint16_t node, dx_assign_op op,
@@ -541,18 +556,28 @@ void dx_tasks_tick(dx_tasks *ts, dx_sched_node *nodes, size_t n,
 int64_t dx_tasks_next_deadline(const dx_tasks *ts)
 {
     int64_t t = ts->steal_at;
-    if (ts->n_urgent > 0 || ts->n_items > 0)
-        return 0;
+    if (ts->n_urgent > 0 || ts->resync_next < ts->resync_end)
+        return 0;                   /* items: the core paces them */
     if (ts->n_wait > 0 && ts->wait_at < t)
         t = ts->wait_at;
-    if (ts->n_later > 0) {
-        const dx_task *x = &ts->t[ts->later[ts->later_head]];
-        int64_t due = x->dirty_since ? x->dirty_since + DX_RECORD_DELAY_MS
-                                     : 0;
-        if (due < t)
-            t = due;
-    }
+    if (ts->later.n > 0 && ts->later.e[ts->later.head].at < t)
+        t = ts->later.e[ts->later.head].at;
+    if (ts->slow.n > 0 && ts->slow.e[ts->slow.head].at < t)
+        t = ts->slow.e[ts->slow.head].at;
     return t;
+}
+
+/* The delayed ring whose head is due at now (the earlier head first), or
+ * NULL. */
+static dx_due_ring *due_ring(dx_tasks *ts, int64_t now)
+{
+    dx_due_ring *r = NULL;
+    if (ts->later.n > 0 && ts->later.e[ts->later.head].at <= now)
+        r = &ts->later;
+    if (ts->slow.n > 0 && ts->slow.e[ts->slow.head].at <= now &&
+        (r == NULL || ts->slow.e[ts->slow.head].at < r->e[r->head].at))
+        r = &ts->slow;
+    return r;
 }
 
 bool dx_tasks_take_record(dx_tasks *ts, uint64_t term, int64_t now,
@@ -565,21 +590,23 @@ bool dx_tasks_take_record(dx_tasks *ts, uint64_t term, int64_t now,
             k = ts->urgent[ts->urgent_head];
             ts->urgent_head = (ts->urgent_head + 1) % DX_TASKS_MAX;
             ts->n_urgent--;
-        } else if (ts->n_later > 0) {
-            const dx_task *x = &ts->t[ts->later[ts->later_head]];
-            if (x->dirty_since != 0 &&
-                now < x->dirty_since + DX_RECORD_DELAY_MS)
-                return false;
-            k = ts->later[ts->later_head];
-            ts->later_head = (ts->later_head + 1) % DX_TASKS_MAX;
-            ts->n_later--;
         } else {
-            return false;
+            dx_due_ring *r = due_ring(ts, now);
+            dx_task_due e;
+            if (r == NULL)
+                return false;
+            e = r->e[r->head];
+            r->head = (r->head + 1) % DX_TASKS_MAX;
+            r->n--;
+            k = e.k;
+            if (ts->t[k].due != e.at)
+                continue;           /* stale: due at another time */
         }
         t = &ts->t[k];
         if (t->id[0] == '\0' || t->dirty_since == 0)
             continue;               /* written already, or gone */
         t->dirty_since = 0;
+        t->due = 0;
         if (!t->expire)
             t->term = term;
         dx_tasks_record_of(t, rec);
@@ -595,9 +622,31 @@ void dx_tasks_republish(dx_tasks *ts, int64_t now)
     for (uint32_t k = 0; k < ts->high; k++)
         if (ts->t[k].id[0] != '\0' && ts->t[k].dirty_since == 0) {
             /* Through the delayed queue: a reconnect is not urgent. */
-            ring_push(ts->later, &ts->later_head, &ts->n_later, k);
             ts->t[k].dirty_since = now > 0 ? now : 1;
+            ts->t[k].due = ts->t[k].dirty_since + DX_RECORD_DELAY_MS;
+            due_push(&ts->later, k, ts->t[k].due);
         }
+}
+
+void dx_tasks_resync(dx_tasks *ts)
+{
+    ts->resync_next = 0;
+    ts->resync_end = ts->high;
+}
+
+bool dx_tasks_take_resync(dx_tasks *ts, uint64_t term, dx_task_record *rec)
+{
+    /* Entries freed (their clear was sent) or reused meanwhile are sent as
+     * they are now: a follower only ever gets the current state. */
+    while (ts->resync_next < ts->resync_end) {
+        const dx_task *t = &ts->t[ts->resync_next++];
+        if (t->id[0] != '\0') {
+            dx_tasks_record_of(t, rec);
+            rec->term = term;
+            return true;
+        }
+    }
+    return false;
 }
 
 void dx_tasks_on_record(dx_tasks *ts, const char *id,

@@ -10,14 +10,21 @@
  * made it run twice), re-places the tasks of a failed node with a higher
  * attempt, moves queued tasks from a busy node to an idle one, keeps tasks
  * that fit nowhere waiting until memory frees up, and clears finished
- * records after ttl_ms.  Records are coalesced: a task that changes state
- * several times within DX_RECORD_DELAY_MS is written once, with its latest
- * state (a final state is written at the next flush).
+ * records after ttl_ms.  Records are coalesced: a pending non-final record
+ * is written DX_RECORD_DELAY_MS after its first change (DX_ASSIGNED_DELAY_MS
+ * while its latest state is "assigned"), once, with its latest state; a
+ * final state is written at the next flush.  So a task that finishes
+ * within DX_ASSIGNED_DELAY_MS of its placement, as most short tasks do even
+ * under load, gets one record, not two.
  *
  * Followers apply the leader's records to the same table, so a new leader
  * resumes from what it already holds: tasks of dead nodes are re-placed,
  * waiting ones placed, and the nodes' inventories (sent on a leader change)
- * reconcile the rest.
+ * reconcile the rest.  The core sends every record the leader takes to the
+ * followers in batches ({root}/replica/tasks), and the whole table again
+ * (a resync: dx_tasks_resync, dx_tasks_take_resync) when a node comes
+ * online or a leader takes over, so a late or restarted follower and a
+ * deposed leader catch up without reading the retained records.
  *
  * Pure: no clock, no I/O; the leader's messages come out through the core.
  * Cost: a hash table of DX_TASKS_MAX entries (about 400 bytes each, touched
@@ -37,6 +44,7 @@
 #define DX_TASKS_HASH (2 * DX_TASKS_MAX)
 #define DX_TASK_RESULT_MAX 160
 #define DX_RECORD_DELAY_MS 20      /* coalescing of non-final records */
+#define DX_ASSIGNED_DELAY_MS 500   /* ... of an "assigned" record */
 #define DX_STEAL_EVERY_MS 200
 #define DX_WAIT_RETRY_MS 50        /* tasks waiting for room: retry period */
 #define DX_RUN_RESEND_MS 3000      /* assigned, never reported: send again */
@@ -61,12 +69,25 @@ typedef struct dx_task {
     int64_t finished_mono;             /* for expiry */
     int64_t assigned_mono;             /* when the last RUN went out */
     int64_t dirty_since;               /* record to write; 0 = clean */
+    int64_t due;                       /* when it is written (not final) */
     bool cancel;                       /* cancel requested */
     bool releasing;                    /* release sent (work stealing) */
     bool waiting;                      /* in the wait queue */
     bool expire;                       /* clear the record, then forget */
     bool seen_sync;                    /* listed by its node's inventory */
 } dx_task;
+
+/* A pending non-final record: task k, to be written at `at` (an entry
+ * whose task has another `due` by now is stale and skipped). */
+typedef struct dx_task_due {
+    uint32_t k;
+    int64_t at;
+} dx_task_due;
+
+typedef struct dx_due_ring {
+    size_t head, n;
+    dx_task_due e[DX_TASKS_MAX];
+} dx_due_ring;
 
 /* One message item to send to a node at the next flush. */
 typedef struct dx_task_item {
@@ -89,17 +110,18 @@ typedef struct dx_tasks {
     /* the leader's outputs, taken by the core at each flush */
     size_t n_items;
     dx_task_item items[DX_ITEMS_MAX];
-    /* records to write: finals at once, others after DX_RECORD_DELAY_MS */
+    /* records to write: finals at once, others after DX_RECORD_DELAY_MS
+     * (later) or DX_ASSIGNED_DELAY_MS (slow) */
     size_t urgent_head, n_urgent;
     uint32_t urgent[DX_TASKS_MAX];
-    size_t later_head, n_later;
-    uint32_t later[DX_TASKS_MAX];
+    dx_due_ring later, slow;
     size_t wait_head, n_wait;
     uint32_t wait[DX_TASKS_MAX];       /* queued, fitting nowhere yet */
     uint32_t sweep;                    /* expiry cursor */
     int64_t steal_at;
     int64_t last_wall;                 /* the latest wall time given */
     int64_t wait_at;
+    uint32_t resync_next, resync_end;  /* table entries left to resend */
     /* what happened, for the event log: taken by the core */
     size_t n_notes;
     char notes[64][160];
@@ -147,11 +169,12 @@ void dx_tasks_on_leader(dx_tasks *ts, dx_sched_node *nodes, size_t n,
 void dx_tasks_tick(dx_tasks *ts, dx_sched_node *nodes, size_t n,
                    uint64_t term, int64_t now);
 
-/* Leader: the next time dx_tasks_tick or a record flush has work. */
+/* Leader: the next time dx_tasks_tick or a record flush has work (the
+ * items waiting in ts->items are not counted: the core paces them). */
 int64_t dx_tasks_next_deadline(const dx_tasks *ts);
 
-/* Leader: fills *rec with the next record due (now >= dirty_since +
- * delay, or final) and returns true; `cleared` is set when the record must
+/* Leader: fills *rec with the next record due (final, or its delay since
+ * its first pending change has passed) and returns true; `cleared` is set when the record must
  * be removed (an expired task; the entry is freed after this call). */
 bool dx_tasks_take_record(dx_tasks *ts, uint64_t term, int64_t now,
                           dx_task_record *rec, bool *cleared);
@@ -159,6 +182,16 @@ bool dx_tasks_take_record(dx_tasks *ts, uint64_t term, int64_t now,
 /* Leader: every record is written again (after a reconnect, records sent
  * while the connection was down were lost). */
 void dx_tasks_republish(dx_tasks *ts, int64_t now);
+
+/* Leader: every live task is to be sent to the followers again (the
+ * retained records are not rewritten).  A resync already under way starts
+ * over. */
+void dx_tasks_resync(dx_tasks *ts);
+
+/* Leader: fills *rec with the next task of the resync under way, stamped
+ * with `term` (the entry keeps its own), and returns true; false when there
+ * is none left. */
+bool dx_tasks_take_resync(dx_tasks *ts, uint64_t term, dx_task_record *rec);
 
 /* Follower: a record from the leader (NULL payload when cleared). */
 void dx_tasks_on_record(dx_tasks *ts, const char *id,

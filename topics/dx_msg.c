@@ -334,6 +334,37 @@ static const field report_f[] = {
 };
 static const schema report_s = SCHEMA(report_f, check_report);
 
+/* A replica batch: records as on {root}/tasks/{task} without "v". */
+static const field repl_rec_f[] = {
+    F_STR(dx_task_record, spec.id, "id", FT_TASKID, REQ),
+    F_ENUM(dx_task_record, state, "state", REQ, tstate_names),
+    F_INT(dx_task_record, node, "node", OPT, 1, DX_NODE_ID_MAX),
+    F_INT(dx_task_record, attempt, "attempt", OPT, 1, UINT32_MAX),
+    F_INT(dx_task_record, term, "term", OPT, 1, DX_INT_MAX),
+    F_INT(dx_task_record, submitted_ms, "submitted_ms", OPT, 1, DX_INT_MAX),
+    F_INT(dx_task_record, started_ms, "started_ms", OPT, 1, DX_INT_MAX),
+    F_INT(dx_task_record, finished_ms, "finished_ms", OPT, 1, DX_INT_MAX),
+    F_STR(dx_task_record, result, "result", FT_TEXT, OPT),
+    F_INT(dx_task_record, runs, "runs", OPT, 1, DX_INT_MAX),
+    F_SUB(dx_task_record, spec, "spec", FT_OBJ, REQ, &spec_s),
+};
+static const schema repl_rec_s = SCHEMA(repl_rec_f, NULL);
+
+static const field repl_clear_f[] = {
+    F_STR(dx_replica_clear, id, "id", FT_TASKID, REQ),
+};
+static const schema repl_clear_s = SCHEMA(repl_clear_f, NULL);
+
+static const field replica_f[] = {
+    F_V,
+    F_INT(dx_msg_replica, leader, "leader", REQ, 1, DX_NODE_ID_MAX),
+    F_INT(dx_msg_replica, term, "term", REQ, 1, DX_INT_MAX),
+    F_LIST(dx_msg_replica, records, n, "records", FT_ARR, OPT, &repl_rec_s),
+    F_LIST(dx_msg_replica, cleared, n_cleared, "cleared", FT_ARR, OPT,
+           &repl_clear_s),
+};
+static const schema replica_s = SCHEMA(replica_f, NULL);
+
 /* A request without a body; also the fields dx_msg_reply_target() takes. */
 static const field request_f[] = {
     F_V,
@@ -967,6 +998,7 @@ DX_CODEC(msg_actuator, actuator_s)
 DX_CODEC(msg_members, members_s)
 DX_CODEC(msg_report, report_s)
 DX_CODEC(msg_request, request_s)
+DX_CODEC(msg_replica, replica_s)
 #undef DX_CODEC
 
 /*

@@ -335,6 +335,30 @@ int dx_msg_report_decode(const char *buf, size_t len, dx_msg_report *out,
                          dx_diag *d);
 const char *dx_report_state_name(dx_report_state s);
 
+/* ---- {root}/replica/tasks: the leader's record changes, for followers ---- */
+#define DX_REPLICA_MAX 64
+
+typedef struct dx_replica_clear {
+    char id[DX_TASK_ID_MAX + 1];
+} dx_replica_clear;
+
+/* Records written since the last batch, in order, then the ids whose
+ * records were cleared (a batch never clears a task and then writes it:
+ * the writer starts a new batch instead). */
+typedef struct dx_msg_replica {
+    uint16_t leader;
+    uint64_t term;
+    size_t n;
+    dx_task_record records[DX_REPLICA_MAX];
+    size_t n_cleared;
+    dx_replica_clear cleared[DX_REPLICA_MAX];
+} dx_msg_replica;
+
+int dx_msg_replica_encode(const dx_msg_replica *m, char *buf, size_t cap,
+                          size_t *len);
+int dx_msg_replica_decode(const char *buf, size_t len, dx_msg_replica *out,
+                          dx_diag *d);
+
 /* ---- {root}/tasks/{id}/cancel and other requests without a body ---- */
 typedef struct dx_msg_request {
     char reply_to[DX_TOPIC_MAX + 1];  /* optional */

@@ -105,6 +105,7 @@ static const topic_shape shapes[] = {
     {DX_T_IO_SENSOR, {"io", "N", "sensors", "S"}},
     {DX_T_IO_ACT_SET, {"io", "N", "actuators", "S", "set"}},
     {DX_T_IO_ACT_STATE, {"io", "N", "actuators", "S", "state"}},
+    {DX_T_TASK_REPLICA, {"replica", "tasks"}},
 };
 
 static const topic_shape *shape_of(dx_topic_kind kind)

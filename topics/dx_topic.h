@@ -42,6 +42,7 @@ typedef enum {
     DX_T_IO_SENSOR,      /* {root}/io/{id}/sensors/{name} */
     DX_T_IO_ACT_SET,     /* {root}/io/{id}/actuators/{name}/set */
     DX_T_IO_ACT_STATE,   /* {root}/io/{id}/actuators/{name}/state retained */
+    DX_T_TASK_REPLICA,   /* {root}/replica/tasks                leader -> followers */
     DX_T__COUNT
 } dx_topic_kind;
 

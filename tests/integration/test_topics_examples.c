@@ -104,6 +104,7 @@ static int decode_for_topic(const char *topic, const char *p, dx_diag *d)
         dx_msg_request req;
     } u;
     static dx_dfs_file dfile;
+    static dx_msg_replica repl;
     dx_topics tp;
     dx_topic_ref ref;
     dx_dfs_ref dref;
@@ -142,6 +143,7 @@ static int decode_for_topic(const char *topic, const char *p, dx_diag *d)
     case DX_T_TASK_SUBMIT: return dx_task_spec_decode(p, len, &u.spec, d);
     case DX_T_TASK_RECORD: return dx_task_record_decode(p, len, &u.rec, d);
     case DX_T_TASK_CANCEL: return dx_msg_request_decode(p, len, &u.req, d);
+    case DX_T_TASK_REPLICA: return dx_msg_replica_decode(p, len, &repl, d);
     case DX_T_EVENTS: return dx_msg_event_decode(p, len, &u.ev, d);
     case DX_T_REPLY: return dx_msg_reply_decode(p, len, &u.rp, d);
     case DX_T_IO_SENSOR: return dx_msg_reading_decode(p, len, &u.rd, d);

@@ -8,7 +8,10 @@
  * queues until the cluster is quiet; the order can be kept, shuffled by a
  * seeded PRNG (reordering), and every message can be delivered twice (QoS 1
  * redelivery).  Time is simulated in STEP_MS steps: each step ticks every
- * running core, then delivers.  Faults: kill (the broker publishes the
+ * running core, then delivers.  SUBSCRIBE and UNSUBSCRIBE actions change
+ * a core's subscriptions (a new one gets the retained messages it matches,
+ * as from Mosquitto), so a leader hears submissions and reports and the
+ * followers the replica stream.  Faults: kill (the broker publishes the
  * core's will, retained), hang (the core neither ticks nor reads, its
  * messages queue up, no will), broker restart (every core disconnected),
  * and hostile payloads.  FAIL/HANG/RECOVER actions are only recorded.
@@ -230,6 +233,31 @@ static void broker_publish(sim *s, const char *topic, const char *payload,
     }
 }
 
+static void sim_subscribe(sim *s, node *nd, const char *filter)
+{
+    for (size_t i = 0; i < nd->n_subs; i++)
+        if (strcmp(nd->subs[i], filter) == 0)
+            return;
+    assert_true(nd->n_subs < DX_SUBS_MAX);
+    snprintf(nd->subs[nd->n_subs++], DX_TOPIC_MAX + 1, "%s", filter);
+    for (size_t i = 0; i < s->retained.n; i++) {
+        const msg *r = &s->retained.m[i];
+        if (topic_matches(filter, r->topic))
+            q_push(&nd->in, r->topic, r->payload, r->len, true);
+    }
+}
+
+static void sim_unsubscribe(node *nd, const char *filter)
+{
+    for (size_t i = 0; i < nd->n_subs; i++)
+        if (strcmp(nd->subs[i], filter) == 0) {
+            memmove(nd->subs[i], nd->subs[i + 1],
+                    (nd->n_subs - i - 1) * sizeof nd->subs[0]);
+            nd->n_subs--;
+            return;
+        }
+}
+
 /* Carries out a core's actions; a disconnected core's publishes are lost. */
 static void drain(sim *s, node *nd)
 {
@@ -239,6 +267,10 @@ static void drain(sim *s, node *nd)
         const char *p = dx_outbox_payload(ob, a);
         if (a->type == DX_ACT_PUBLISH && nd->connected)
             broker_publish(s, a->topic, p, a->len, a->retain);
+        else if (a->type == DX_ACT_SUBSCRIBE && nd->connected)
+            sim_subscribe(s, nd, a->topic);
+        else if (a->type == DX_ACT_UNSUBSCRIBE)
+            sim_unsubscribe(nd, a->topic);
         else if (a->type == DX_ACT_LOG && s->verbose)
             printf("%6lld  [%u] %s\n", (long long)s->now,
                    (unsigned)nd->c->cfg.id, p);
@@ -787,6 +819,100 @@ static void test_restarted_leader_takes_over_again(void **state)
     assert_int_equal(s->failed_events[3], 1);
 }
 
+/* ---- tasks: the leader's records reach the followers' replicas ---- */
+
+static bool has_sub(const node *nd, const char *filter)
+{
+    for (size_t i = 0; i < nd->n_subs; i++)
+        if (strcmp(nd->subs[i], filter) == 0)
+            return true;
+    return false;
+}
+
+static void submit_noop(sim *s, const char *id)
+{
+    char topic[DX_TOPIC_MAX + 1], p[128];
+    int n = snprintf(p, sizeof p, "{\"v\":1,\"id\":\"%s\",\"kind\":\"noop\"}",
+                     id);
+    assert_int_equal(dx_topic_build(&s->topics, DX_T_TASK_SUBMIT, 0, NULL,
+                                     topic, sizeof topic), 0);
+    broker_publish(s, topic, p, (size_t)n, false);
+}
+
+static dx_task_state state_at(const sim *s, uint16_t node_id, const char *id)
+{
+    dx_task *t = dx_tasks_get(&s->node[node_id].c->tasks, id);
+    return t != NULL ? t->state : (dx_task_state)0;
+}
+
+/* Only the leader takes submissions (at QoS 0) and only followers take the
+ * replica stream; nobody takes the retained records.  A task's done record
+ * is retained for outside readers and reaches every follower's table
+ * through the replica; after the leader's death the new leader has it and
+ * takes new tasks; the old leader, restarted empty, learns every task from
+ * the resync when it comes back, and leads again with them. */
+static void test_tasks_replica_follows_the_leader(void **state)
+{
+    sim *s = boot(state, 3, IN_ORDER, 17);
+    dx_core_cfg cfg = s->node[3].c->cfg;
+    char submit[DX_TOPIC_MAX + 1], replica[DX_TOPIC_MAX + 1];
+    char rec_topic[DX_TOPIC_MAX + 1];
+    dx_task_record rec;
+    dx_diag d = {{0}};
+
+    assert_int_equal(dx_topic_filter(&s->topics, DX_T_TASK_SUBMIT, submit,
+                                     sizeof submit), 0);
+    assert_int_equal(dx_topic_filter(&s->topics, DX_T_TASK_REPLICA, replica,
+                                     sizeof replica), 0);
+    assert_true(has_sub(&s->node[3], submit));
+    assert_false(has_sub(&s->node[3], replica));
+    assert_int_equal(dx_core_subscription_qos(s->node[3].c, submit), 0);
+    assert_int_equal(dx_core_subscription_qos(s->node[3].c, replica), 1);
+    for (uint16_t id = 1; id <= 3; id++) {
+        assert_false(subscribed(&s->node[id], "distribux/plant/tasks/x"));
+        assert_true(has_sub(&s->node[id], replica) == (id != 3));
+        assert_true(has_sub(&s->node[id], submit) == (id == 3));
+    }
+
+    submit_noop(s, "n1");
+    sim_run(s, 100);
+    for (uint16_t id = 1; id <= 3; id++)
+        assert_int_equal(state_at(s, id, "n1"), DX_TS_DONE);
+    assert_int_equal(dx_topic_build(&s->topics, DX_T_TASK_RECORD, 0, "n1",
+                                     rec_topic, sizeof rec_topic), 0);
+    const msg *r = retained_get(s, rec_topic);
+    assert_non_null(r);
+    assert_int_equal(dx_task_record_decode(r->payload, r->len, &rec, &d), 0);
+    assert_int_equal(rec.state, DX_TS_DONE);
+
+    sim_kill(s, 3);
+    run_until_leader(s, 2, 50);
+    assert_true(has_sub(&s->node[2], submit));
+    assert_false(has_sub(&s->node[2], replica));
+    assert_int_equal(state_at(s, 2, "n1"), DX_TS_DONE);
+    submit_noop(s, "n2");
+    sim_run(s, 100);
+    assert_int_equal(state_at(s, 1, "n2"), DX_TS_DONE);
+    assert_int_equal(state_at(s, 2, "n2"), DX_TS_DONE);
+
+    memset(s->node[3].c, 0, sizeof *s->node[3].c);
+    dx_core_init(s->node[3].c, &cfg);
+    s->node[3].last_term = 0;
+    sim_connect(s, 3, 2);
+    assert_int_equal(state_at(s, 3, "n1"), 0);
+    run_until_leader(s, 3, 1000);
+    assert_int_equal(state_at(s, 3, "n1"), DX_TS_DONE);
+    assert_int_equal(state_at(s, 3, "n2"), DX_TS_DONE);
+    assert_true(has_sub(&s->node[2], replica));
+    assert_false(has_sub(&s->node[2], submit));
+    submit_noop(s, "n3");
+    sim_run(s, 100);
+    for (uint16_t id = 1; id <= 3; id++)
+        assert_int_equal(state_at(s, id, "n3"), DX_TS_DONE);
+    for (uint16_t id = 1; id <= 3; id++)
+        assert_int_equal(s->node[id].c->rejected, 0);
+}
+
 /* {root}/nodes/{id}/cmd: the node replies, then asks its shell to hang. */
 static void test_operator_command_reaches_the_shell(void **state)
 {
@@ -1034,6 +1160,7 @@ int main(void)
         T(test_leader_shutdown_hands_over),
         T(test_restarted_leader_takes_over_again),
         T(test_operator_command_reaches_the_shell),
+        T(test_tasks_replica_follows_the_leader),
         T(test_hostile_payloads_change_nothing),
         T(test_garbage_retained_leader_is_reasserted),
         T(test_stale_retained_will_announced_at_most_once),

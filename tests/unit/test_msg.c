@@ -2050,6 +2050,65 @@ static void test_enum_names(void **state)
     }
 }
 
+/* {root}/replica/tasks: records and clears survive a round trip in
+ * order; a batch needs leader and term, rejects a bad record, and an empty
+ * batch is valid. */
+static void test_replica(void **state)
+{
+    (void)state;
+    dx_msg_replica *m = calloc(1, sizeof *m), *b = calloc(1, sizeof *b);
+    static char buf[DX_PAYLOAD_MAX];
+    size_t n = 0;
+    dx_diag d = {{0}};
+    assert_non_null(m);
+    assert_non_null(b);
+    m->leader = 3;
+    m->term = 9;
+    for (size_t i = 0; i < DX_REPLICA_MAX; i++) {
+        dx_task_record *r = &m->records[i];
+        snprintf(r->spec.id, sizeof r->spec.id, "t9-%zu", i);
+        r->spec.kind = DX_TASK_NOOP;
+        r->state = i % 2 ? DX_TS_DONE : DX_TS_ASSIGNED;
+        r->node = 2;
+        r->attempt = 1;
+        r->term = 9;
+        r->submitted_ms = 1700000000000LL;
+        if (i % 2)
+            snprintf(r->result, sizeof r->result, "ok \"%zu\"", i);
+    }
+    m->n = DX_REPLICA_MAX;
+    snprintf(m->cleared[0].id, sizeof m->cleared[0].id, "old-1");
+    m->n_cleared = 1;
+    assert_int_equal(dx_msg_replica_encode(m, buf, sizeof buf, &n), OK);
+    assert_int_equal(dx_msg_replica_decode(buf, n, b, &d), OK);
+    assert_int_equal(b->leader, 3);
+    assert_int_equal(b->term, 9);
+    assert_int_equal(b->n, DX_REPLICA_MAX);
+    assert_string_equal(b->records[5].spec.id, "t9-5");
+    assert_int_equal(b->records[5].state, DX_TS_DONE);
+    assert_string_equal(b->records[5].result, "ok \"5\"");
+    assert_int_equal(b->records[4].state, DX_TS_ASSIGNED);
+    assert_int_equal(b->records[4].spec.kind, DX_TASK_NOOP);
+    assert_int_equal(b->n_cleared, 1);
+    assert_string_equal(b->cleared[0].id, "old-1");
+
+    const char *empty = "{\"v\":1,\"leader\":1,\"term\":2}";
+    assert_int_equal(dx_msg_replica_decode(empty, strlen(empty), b, &d), OK);
+    assert_int_equal(b->n + b->n_cleared, 0);
+    const char *noterm = "{\"v\":1,\"leader\":1,\"records\":[]}";
+    assert_int_equal(dx_msg_replica_decode(noterm, strlen(noterm), b, &d),
+                     DX_EFIELD);
+    const char *badrec = "{\"v\":1,\"leader\":1,\"term\":2,\"records\":"
+                         "[{\"id\":\"x\",\"state\":\"lost\",\"spec\":"
+                         "{\"kind\":\"noop\"}}]}";
+    assert_true(dx_msg_replica_decode(badrec, strlen(badrec), b, &d) < 0);
+    const char *badclr = "{\"v\":1,\"leader\":1,\"term\":2,\"cleared\":"
+                         "[{\"id\":\"submit\"}]}";
+    assert_true(dx_msg_replica_decode(badclr, strlen(badclr), b, &d) < 0);
+    free(m);
+    free(b);
+}
+
 static void test_task_id(void **state)
 {
     char id[DX_TASK_ID_MAX + 2];
@@ -2105,6 +2164,7 @@ int main(void)
         cmocka_unit_test(test_reply_target_hostile),
         cmocka_unit_test(test_enum_names),
         cmocka_unit_test(test_task_id),
+        cmocka_unit_test(test_replica),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,35 @@ static void test_records_coalesced(void **state)
     assert_false(take(4000));
 }
 
+/* An "assigned" record waits DX_ASSIGNED_DELAY_MS: a task done before
+ * then has one record; one still assigned is written then, once; a
+ * "running" change while the assigned record waits is written
+ * DX_RECORD_DELAY_MS after the first change (at once if that is past). */
+static void test_records_assigned_slow(void **state)
+{
+    (void)state;
+    dx_task *a = submit("a", 0, 1000);
+    dx_task *b = submit("b", 0, 1000);
+    dx_task *c = submit("c", 0, 1000);
+    clear_outputs();
+    T->steal_at = 100000;                 /* no other work due */
+    assert_int_equal(dx_tasks_next_deadline(T), 1000 + DX_ASSIGNED_DELAY_MS);
+    assert_int_equal(take_all(1000 + DX_ASSIGNED_DELAY_MS - 1), 0);
+    rep(a->node, "a", 1, DX_REP_DONE, "ok", 1100);
+    assert_true(take(1100));
+    assert_int_equal(REC.state, DX_TS_DONE);
+    rep(b->node, "b", 1, DX_REP_RUNNING, "", 1300);
+    assert_true(take(1300));              /* pending since 1000 */
+    assert_string_equal(REC.spec.id, "b");
+    assert_int_equal(REC.state, DX_TS_RUNNING);
+    assert_false(take(1000 + DX_ASSIGNED_DELAY_MS - 1));
+    assert_true(take(1000 + DX_ASSIGNED_DELAY_MS));
+    assert_string_equal(REC.spec.id, "c");
+    assert_int_equal(REC.state, DX_TS_ASSIGNED);
+    assert_int_equal(REC.node, c->node);
+    assert_int_equal(take_all(10000), 0);  /* a and b: written already */
+}
+
 /* A change then a final before the delay: one record, the final one. */
 static void test_records_final_overtakes(void **state)
 {
@@ -677,6 +706,51 @@ static void test_replica_records(void **state)
     assert_int_equal(T->n_items, 0);
 }
 
+/* A resync hands out every live task once, as it is now, stamped with
+ * the given term (the entry keeps its own); a task freed meanwhile is
+ * skipped, a second resync starts over, and the deadline says there is
+ * work while one is under way.  A follower fed the resync holds the same
+ * table. */
+static void test_resync(void **state)
+{
+    (void)state;
+    dx_task_record r;
+    dx_tasks *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    dx_tasks_init(f, 1, TTL_MS);
+    assert_false(dx_tasks_take_resync(T, TERM + 1, &r));   /* none asked */
+    put("a", DX_TS_RUNNING, 2, 1, 5);
+    put("b", DX_TS_DONE, 3, 1, 5);
+    put("c", DX_TS_QUEUED, 0, 0, 5);
+    tick(1);                          /* nothing due for a while */
+    assert_int_not_equal(dx_tasks_next_deadline(T), 0);
+    dx_tasks_resync(T);
+    assert_int_equal(dx_tasks_next_deadline(T), 0);
+    assert_true(dx_tasks_take_resync(T, TERM + 1, &r));
+    assert_string_equal(r.spec.id, "a");
+    assert_int_equal(r.term, TERM + 1);
+    assert_int_equal(dx_tasks_get(T, "a")->term, 5);
+    dx_tasks_on_record(T, "b", NULL);                      /* freed */
+    assert_true(dx_tasks_take_resync(T, TERM + 1, &r));
+    assert_string_equal(r.spec.id, "c");
+    assert_int_equal(r.state, DX_TS_QUEUED);
+    assert_false(dx_tasks_take_resync(T, TERM + 1, &r));
+    assert_int_not_equal(dx_tasks_next_deadline(T), 0);
+    dx_tasks_resync(T);
+    size_t n = 0;
+    while (dx_tasks_take_resync(T, TERM + 1, &r)) {
+        dx_tasks_on_record(f, r.spec.id, &r);
+        n++;
+    }
+    assert_int_equal(n, 2);
+    assert_int_equal(f->n_used, 2);
+    assert_int_equal(dx_tasks_get(f, "a")->state, DX_TS_RUNNING);
+    assert_int_equal(dx_tasks_get(f, "a")->node, 2);
+    assert_int_equal(dx_tasks_get(f, "c")->state, DX_TS_QUEUED);
+    assert_null(dx_tasks_get(f, "b"));
+    free(f);
+}
+
 /* A new leader resumes: tasks of dead nodes are placed again, waiting
  * ones placed, live ones left to the nodes' inventories, finished ones
  * expire from now. */
@@ -869,6 +943,7 @@ int main(void)
         TT(test_placement_spread),
         TT(test_records_coalesced),
         TT(test_records_final_overtakes),
+        TT(test_records_assigned_slow),
         TT(test_reports_exactly_once),
         TT(test_old_attempt_done_cancels_newer),
         TT(test_node_down_replaces),
@@ -881,6 +956,7 @@ int main(void)
         TT(test_steal_respects_room),
         TT(test_expiry),
         TT(test_replica_records),
+        TT(test_resync),
         TT(test_on_leader_resumes),
         TT(test_sync_inventory_replaces_lost),
         TT(test_sync_inventory_in_parts),
