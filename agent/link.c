@@ -50,7 +50,7 @@ static struct paho {
     int (*unsubscribe)(MQTTAsync, const char *, MQTTAsync_responseOptions *);
     int (*sendMessage)(MQTTAsync, const char *, const MQTTAsync_message *,
                        MQTTAsync_responseOptions *);
-    int (*waitForCompletion)(MQTTAsync, MQTTAsync_token, unsigned long);
+    int (*isComplete)(MQTTAsync, MQTTAsync_token);
     int (*getPendingTokens)(MQTTAsync, MQTTAsync_token **);
     void (*freeMessage)(MQTTAsync_message **);
     void (*free)(void *);
@@ -66,7 +66,7 @@ static int paho_load(bool tls)
         PAHO_SYM(createWithOptions), PAHO_SYM(setCallbacks), PAHO_SYM(destroy),
         PAHO_SYM(connect), PAHO_SYM(disconnect), PAHO_SYM(isConnected),
         PAHO_SYM(subscribeMany), PAHO_SYM(unsubscribe),
-        PAHO_SYM(sendMessage), PAHO_SYM(waitForCompletion),
+        PAHO_SYM(sendMessage), PAHO_SYM(isComplete),
         PAHO_SYM(getPendingTokens), PAHO_SYM(freeMessage), PAHO_SYM(free),
     };
     const char *lib = tls ? "libpaho-mqtt3as.so.1" : "libpaho-mqtt3a.so.1";
@@ -140,6 +140,10 @@ struct dx_link {
     int fail_code;
     char fail_text[320];
     char ssl_err[128];              /* OpenSSL's reason, from Paho */
+    /* SUBACKs come back in order: counting them lets a caller wait for
+     * its own without Paho's waitForCompletion, which polls every 100 ms
+     * (a tenth of a second on every CLI command). */
+    uint64_t subs_sent, subs_done, sub_failed;
 };
 
 static char *dup_or_null(const char *s)
@@ -349,6 +353,31 @@ static bool tcp_reachable(const char *uri, int port)
     }
     freeaddrinfo(res);
     return ok;
+}
+
+static void sub_finished(handle *h, bool ok)
+{
+    dx_link *l = h->l;
+    if (h != l->cur)
+        return;                      /* an earlier connection's */
+    pthread_mutex_lock(&l->mu);
+    l->subs_done++;
+    if (!ok)
+        l->sub_failed = l->subs_done;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void on_sub_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    sub_finished(ctx, true);
+}
+
+static void on_sub_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    sub_finished(ctx, false);
 }
 
 static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
@@ -624,6 +653,7 @@ int dx_link_connect(dx_link *l, const char *will_topic,
     pthread_mutex_lock(&l->mu);
     l->attempt_done = 0;
     l->ssl_err[0] = '\0';
+    l->subs_sent = l->subs_done = l->sub_failed = 0;
     pthread_mutex_unlock(&l->mu);
     return paho.connect(l->client, &co) == MQTTASYNC_SUCCESS
                ? 0 : DX_ECONNECT;
@@ -672,27 +702,35 @@ int dx_link_connect_wait(dx_link *l, int timeout_ms, char *why, size_t cap)
     return rc;
 }
 
+/* Sends one SUBSCRIBE; *seq is its place in the order of SUBACKs. */
 static int subscribe(dx_link *l, const char *const *filters, size_t n,
-                     int qos, MQTTAsync_token *token)
+                     int qos, uint64_t *seq)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     int qs[DX_LINK_SUBS_MAX];
+    int rc;
     if (n == 0 || n > DX_LINK_SUBS_MAX)
         return DX_EINVAL;
     for (size_t i = 0; i < n; i++)
         qs[i] = qos;
-    if (paho.subscribeMany(l->client, (int)n, (char *const *)filters, qs,
-                                &ro) != MQTTASYNC_SUCCESS)
-        return DX_ECONNECT;
-    *token = ro.token;
-    return 0;
+    ro.onSuccess = on_sub_ok;
+    ro.onFailure = on_sub_fail;
+    ro.context = l->cur;
+    pthread_mutex_lock(&l->mu);
+    *seq = ++l->subs_sent;
+    rc = paho.subscribeMany(l->client, (int)n, (char *const *)filters, qs,
+                            &ro);
+    if (rc != MQTTASYNC_SUCCESS)
+        l->subs_sent--;              /* never sent: no SUBACK to count */
+    pthread_mutex_unlock(&l->mu);
+    return rc == MQTTASYNC_SUCCESS ? 0 : DX_ECONNECT;
 }
 
 int dx_link_subscribe(dx_link *l, const char *const *filters, size_t n,
                       int qos)
 {
-    MQTTAsync_token tok;
-    return subscribe(l, filters, n, qos, &tok);
+    uint64_t seq;
+    return subscribe(l, filters, n, qos, &seq);
 }
 
 int dx_link_unsubscribe(dx_link *l, const char *filter)
@@ -705,14 +743,19 @@ int dx_link_unsubscribe(dx_link *l, const char *filter)
 int dx_link_subscribe_wait(dx_link *l, const char *const *filters, size_t n,
                            int qos, int timeout_ms)
 {
-    MQTTAsync_token tok;
-    int rc = subscribe(l, filters, n, qos, &tok);
+    struct timespec dl = deadline_in(timeout_ms);
+    uint64_t seq;
+    int rc = subscribe(l, filters, n, qos, &seq);
     if (rc != 0)
         return rc;
-    return paho.waitForCompletion(l->client, tok,
-                                       (unsigned long)timeout_ms) ==
-                   MQTTASYNC_SUCCESS
-               ? 0 : DX_ETIMEOUT;
+    pthread_mutex_lock(&l->mu);
+    while (l->subs_done < seq &&
+           pthread_cond_timedwait(&l->cv, &l->mu, &dl) != ETIMEDOUT)
+        ;
+    rc = l->subs_done < seq ? DX_ETIMEOUT
+         : l->sub_failed == seq ? DX_ECONNECT : 0;
+    pthread_mutex_unlock(&l->mu);
+    return rc;
 }
 
 int dx_link_publish(dx_link *l, const char *topic, const void *payload,
@@ -737,17 +780,18 @@ int dx_link_flush(dx_link *l, int timeout_ms)
 
     if (paho.getPendingTokens(l->client, &toks) != MQTTASYNC_SUCCESS)
         return DX_ECONNECT;
-    for (size_t i = 0; toks != NULL && toks[i] != -1; i++) {
-        long left;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        left = (dl.tv_sec - now.tv_sec) * 1000 +
-               (dl.tv_nsec - now.tv_nsec) / 1000000;
-        if (left <= 0 ||
-            paho.waitForCompletion(l->client, toks[i],
-                                        (unsigned long)left) !=
-                MQTTASYNC_SUCCESS) {
-            rc = DX_ETIMEOUT;
-            break;
+    /* Polled every millisecond: Paho's waitForCompletion sleeps 100 ms
+     * between its checks. */
+    for (size_t i = 0; toks != NULL && toks[i] != -1 && rc == 0; i++) {
+        while (paho.isComplete(l->client, toks[i]) != MQTTASYNC_TRUE) {
+            struct timespec nap = {0, 1000000};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec > dl.tv_sec ||
+                (now.tv_sec == dl.tv_sec && now.tv_nsec > dl.tv_nsec)) {
+                rc = DX_ETIMEOUT;
+                break;
+            }
+            nanosleep(&nap, NULL);
         }
     }
     paho.free(toks);

@@ -34,10 +34,11 @@
  *            task_latency_ms = from just before MQTTAsync_sendMessage() of
  *            a submission to the arrival at sub of the first non-empty
  *            record of that task whose state is "running" or "done"
- *            (non-final records are coalesced over 20 ms, so a noop often
- *            goes from "assigned" straight to "done": this is "submit to
- *            running" as an outside client observes it, both broker hops
- *            included).  task_done_latency_ms is the same up to "done".
+ *            ("running" records are coalesced over 20 ms and "assigned"
+ *            ones wait 500 ms, so a noop usually has only its "done"
+ *            record: this is "submit to running" as an outside client
+ *            observes it, both broker hops included).
+ *            task_done_latency_ms is the same up to "done".
  *   tput     (second broker, a new cluster) pub publishes N (20,000)
  *            submissions b-1-<i> (QoS 1, without reply_to: no reply
  *            traffic) on {root}/tasks/submit as fast as the cluster
