@@ -716,14 +716,23 @@ static int subscribe(dx_link *l, const char *const *filters, size_t n,
     ro.onSuccess = on_sub_ok;
     ro.onFailure = on_sub_fail;
     ro.context = l->cur;
+    /* Never call Paho with l->mu held: Paho calls our callbacks (which
+     * take l->mu) with its own lock held. */
     pthread_mutex_lock(&l->mu);
     *seq = ++l->subs_sent;
+    pthread_mutex_unlock(&l->mu);
     rc = paho.subscribeMany(l->client, (int)n, (char *const *)filters, qs,
                             &ro);
-    if (rc != MQTTASYNC_SUCCESS)
-        l->subs_sent--;              /* never sent: no SUBACK to count */
-    pthread_mutex_unlock(&l->mu);
-    return rc == MQTTASYNC_SUCCESS ? 0 : DX_ECONNECT;
+    if (rc != MQTTASYNC_SUCCESS) {
+        /* Never sent: no SUBACK will count it; count it as failed. */
+        pthread_mutex_lock(&l->mu);
+        l->subs_done++;
+        l->sub_failed = *seq;
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        return DX_ECONNECT;
+    }
+    return 0;
 }
 
 int dx_link_subscribe(dx_link *l, const char *const *filters, size_t n,
