@@ -507,3 +507,16 @@ void cli_print_json(struct cJSON *j)
     free(s);
     cJSON_Delete(j);
 }
+
+const char *cli_wall_text(int64_t ms, char buf[CLI_WALL_TEXT_MAX])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    size_t w;
+    if (ms <= 0)
+        return "-";
+    localtime_r(&t, &tm);
+    w = strftime(buf, CLI_WALL_TEXT_MAX, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf + w, CLI_WALL_TEXT_MAX - w, ".%03d", (int)(ms % 1000));
+    return buf;
+}

@@ -33,6 +33,11 @@ int cli_demo(const cli_opts *o, int argc, char **argv);
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ms (wall clock, since 1970) as local "YYYY-MM-DD HH:MM:SS.mmm" in buf,
+ * or "-" for 0; returns the text. */
+#define CLI_WALL_TEXT_MAX 40
+const char *cli_wall_text(int64_t ms, char buf[CLI_WALL_TEXT_MAX]);
+
 /* Prints j as one line of JSON on stdout and frees it. */
 struct cJSON;
 void cli_print_json(struct cJSON *j);

@@ -1424,22 +1424,9 @@ static int cmd_ls(const cli_opts *o, int argc, char **argv)
 
 /* ---- stat ---- */
 
-static const char *wall_text(int64_t ms, char buf[40])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    size_t w;
-    if (ms <= 0)
-        return "-";
-    localtime_r(&t, &tm);
-    w = strftime(buf, 40, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(buf + w, 40 - w, ".%03d", (int)(ms % 1000));
-    return buf;
-}
-
 static int cmd_stat(const cli_opts *o, int argc, char **argv)
 {
-    char reply[DX_TOPIC_MAX + 1], when[40];
+    char reply[DX_TOPIC_MAX + 1], when[CLI_WALL_TEXT_MAX];
     dx_dfs_file *f;
     liveness *live;
     dx_diag d = {{0}};
@@ -1483,7 +1470,7 @@ static int cmd_stat(const cli_opts *o, int argc, char **argv)
            "Replicas    %" PRIu32 " wanted, %" PRIu32 " copies at least\n"
            "State       %s\n",
            f->name, f->key, f->size, f->chunk_size, f->n_chunks, f->sha256,
-           wall_text(f->created_ms, when), f->term, f->replicas,
+           cli_wall_text(f->created_ms, when), f->term, f->replicas,
            file_copies(f), is_under_replicated(f) ? "under-replicated" : "ok");
     if (f->n_chunks > 0)
         printf("%-6s %-8s %s\n", "CHUNK", "CRC32C", "NODES");

@@ -716,19 +716,6 @@ static void spec_text(const dx_task_spec *s, char *buf, size_t cap)
 #undef ADD
 }
 
-static const char *wall_text(int64_t ms, char buf[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    size_t w;
-    if (ms <= 0)
-        return "-";
-    localtime_r(&t, &tm);
-    w = strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(buf + w, 32 - w, ".%03d", (int)(ms % 1000));
-    return buf;
-}
-
 static int cmd_records(const cli_opts *o, int argc, char **argv)
 {
     bool one = strcmp(argv[0], "task") == 0;
@@ -797,7 +784,8 @@ static int cmd_records(const cli_opts *o, int argc, char **argv)
         }
     } else if (dx_task_record_decode(recs[0]->payload, recs[0]->plen, &r,
                                      NULL) == 0) {
-        char spec[256], b1[32], b2[32], b3[32], nb[16] = "-";
+        char spec[256], b1[CLI_WALL_TEXT_MAX], b2[CLI_WALL_TEXT_MAX],
+            b3[CLI_WALL_TEXT_MAX], nb[16] = "-";
         spec_text(&r.spec, spec, sizeof spec);
         if (r.node)
             snprintf(nb, sizeof nb, "%u", r.node);
@@ -805,8 +793,8 @@ static int cmd_records(const cli_opts *o, int argc, char **argv)
                "\nTerm      %" PRIu64 "\nSpec      %s\nSubmitted %s\n"
                "Started   %s\nFinished  %s\n", argv[1],
                dx_task_state_name(r.state), nb, r.attempt,
-               r.term, spec, wall_text(r.submitted_ms, b1),
-               wall_text(r.started_ms, b2), wall_text(r.finished_ms, b3));
+               r.term, spec, cli_wall_text(r.submitted_ms, b1),
+               cli_wall_text(r.started_ms, b2), cli_wall_text(r.finished_ms, b3));
         if (r.runs)
             printf("Runs      %" PRIu64 "\n", r.runs);
         printf("Result    %s\n", r.result[0] ? r.result : "-");

@@ -1243,19 +1243,8 @@ static int encode(const void *m, int (*check)(const void *),
         dx_jw_cstr(&w, "{\"v\":1");
         body(&w, m);
         dx_jw_put(&w, "}", 1);
-        if (w.len > max)
-            rc = DX_ETOOBIG;
-        else if (w.len >= cap)
-            rc = DX_ENOSPACE;
     }
-    if (rc != 0) {
-        if (cap > 0)
-            buf[0] = '\0';
-        return rc;
-    }
-    buf[w.len] = '\0';
-    *len = w.len;
-    return 0;
+    return dx_jw_finish(&w, rc, max, len);
 }
 
 static void body_file(dx_jw *w, const void *p)

@@ -3,6 +3,8 @@
  */
 #include "dx_jsonw.h"
 
+#include "dx_err.h"
+
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,4 +78,20 @@ void dx_jw_dbl(dx_jw *w, double x)
     if (point != '.' && point != '\0' && (dp = strchr(tmp, point)) != NULL)
         *dp = '.';
     dx_jw_put(w, tmp, (size_t)n);
+}
+
+int dx_jw_finish(dx_jw *w, int rc, size_t max, size_t *len)
+{
+    if (rc == 0 && w->len > max)
+        rc = DX_ETOOBIG;
+    else if (rc == 0 && w->len >= w->cap)
+        rc = DX_ENOSPACE;
+    if (rc != 0) {
+        if (w->cap > 0)
+            w->buf[0] = '\0';
+        return rc;
+    }
+    w->buf[w->len] = '\0';
+    *len = w->len;
+    return 0;
 }

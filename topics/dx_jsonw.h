@@ -33,4 +33,12 @@ void dx_jw_u64(dx_jw *w, uint64_t v);
  * locale. */
 void dx_jw_dbl(dx_jw *w, double x);
 
+/*
+ * Ends an encoding: rc (0, or the encoder's error) becomes DX_ETOOBIG when
+ * the text is longer than max and DX_ENOSPACE when it did not fit the
+ * buffer.  On 0 the text is NUL-terminated and *len set; otherwise the
+ * buffer holds "" (when it has room for it).  Returns rc.
+ */
+int dx_jw_finish(dx_jw *w, int rc, size_t max, size_t *len);
+
 #endif

@@ -957,18 +957,7 @@ static int encode(const schema *s, const void *m, char *buf, size_t cap,
     dx_jw_put(&w, "{", 1);
     rc = enc_obj(&c, s, m, &w);
     dx_jw_put(&w, "}", 1);
-    if (rc == 0 && w.len > DX_PAYLOAD_MAX)
-        rc = DX_ETOOBIG;
-    else if (rc == 0 && w.len >= cap)
-        rc = DX_ENOSPACE;
-    if (rc != 0) {
-        if (cap > 0)
-            buf[0] = '\0';
-        return rc;
-    }
-    buf[w.len] = '\0';
-    *len = w.len;
-    return 0;
+    return dx_jw_finish(&w, rc, DX_PAYLOAD_MAX, len);
 }
 
 #define DX_CODEC(type, sch)                                                  \

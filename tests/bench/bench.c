@@ -3,10 +3,16 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include "harness.h"
 
 void bench_emit(const char *name, double value, const char *unit,
                 const char *target, int verdict)
@@ -46,4 +52,95 @@ double bench_proc_cpu_ticks(int pid)
                             &ut, &st) != 2)
         return -1;
     return (double)(ut + st);
+}
+
+double bench_round2(double v)
+{
+    return round(v * 100) / 100;
+}
+
+long bench_parse_uint(const char *s, size_t len)
+{
+    long v = 0;
+    if (len == 0 || len > 9)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+double bench_machine_busy_ticks(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    int n = f != NULL ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+                               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                               &v[7]) : 0;
+    if (f != NULL)
+        fclose(f);
+    if (n != 8)
+        return -1;
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
+}
+
+/* The TCP port of the peer of socket fd, or -1. */
+static int peer_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0 ||
+        sa.sin_family != AF_INET)
+        return -1;
+    return ntohs(sa.sin_port);
+}
+
+void bench_set_nodelay(int broker_port)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int one = 1;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && peer_port(fd) == broker_port)
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    closedir(d);
+}
+
+void bench_op_set(bench_op *o, int v)
+{
+    pthread_mutex_lock(&o->mu);
+    o->done = v;
+    pthread_mutex_unlock(&o->mu);
+}
+
+void bench_op_ok(void *ctx, MQTTAsync_successData *r)
+{
+    (void)r;
+    bench_op_set(ctx, 1);
+}
+
+void bench_op_fail(void *ctx, MQTTAsync_failureData *r)
+{
+    (void)r;
+    bench_op_set(ctx, -1);
+}
+
+int bench_op_wait(bench_op *o, int timeout_ms)
+{
+    int64_t dl = dxh_now_ns() + (int64_t)timeout_ms * 1000000;
+    int d = 0;
+    while (d == 0 && dxh_now_ns() < dl) {
+        pthread_mutex_lock(&o->mu);
+        d = o->done;
+        pthread_mutex_unlock(&o->mu);
+        if (d == 0)
+            dxh_sleep_ms(2);
+    }
+    return d == 1 ? 0 : -1;
 }

@@ -98,17 +98,13 @@
 #include "bench.h"
 
 #include <MQTTAsync.h>
-#include <dirent.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,15 +135,10 @@
 
 /* One blocking operation (connect, subscribe) of one client.  It lives as
  * long as its client, so a late callback never writes into freed memory. */
-typedef struct op {
-    pthread_mutex_t mu;
-    int done;                 /* 0 pending, 1 ok, -1 failed */
-} op;
-
 /* The publisher. */
 typedef struct tx {
     MQTTAsync c;
-    op o;
+    bench_op o;
     long n_sent;              /* QoS 1 messages handed to Paho */
     atomic_long acked;        /* their PUBACKs */
 } tx;
@@ -156,7 +147,7 @@ typedef struct tx {
  * the counters, and sets `trial` before publishing. */
 typedef struct rx {
     MQTTAsync c;
-    op o;
+    bench_op o;
     const unsigned char *data;    /* the file, to check what arrives */
     size_t size, chunk;
     atomic_int trial;             /* the trial that counts, -1 none */
@@ -197,11 +188,6 @@ static int fail(bench *b, const char *what)
     return -1;
 }
 
-static double round2(double v)
-{
-    return round(v * 100) / 100;
-}
-
 static int by_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -216,61 +202,13 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void op_set(op *o, int v)
-{
-    pthread_mutex_lock(&o->mu);
-    o->done = v;
-    pthread_mutex_unlock(&o->mu);
-}
-
-static void op_ok(void *ctx, MQTTAsync_successData *r)
-{
-    (void)r;
-    op_set(ctx, 1);
-}
-
-static void op_fail(void *ctx, MQTTAsync_failureData *r)
-{
-    (void)r;
-    op_set(ctx, -1);
-}
-
-/* Waits for the operation; 0 on success. */
-static int op_wait(op *o, int timeout_ms)
-{
-    int64_t dl = dxh_now_ns() + (int64_t)timeout_ms * 1000000;
-    int d = 0;
-    while (d == 0 && dxh_now_ns() < dl) {
-        pthread_mutex_lock(&o->mu);
-        d = o->done;
-        pthread_mutex_unlock(&o->mu);
-        if (d == 0)
-            dxh_sleep_ms(2);
-    }
-    return d == 1 ? 0 : -1;
-}
-
-/* len decimal digits at s as a non-negative number, or -1. */
-static long parse_uint(const char *s, size_t len)
-{
-    long v = 0;
-    if (len == 0 || len > 9)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 /* A raw message: "bench/raw/{subs}/{trial}" carrying chunk n_msgs of the
  * file (QoS 1 from one publisher on one topic arrives in order). */
 static void on_raw(rx *r, const char *topic, size_t len, const unsigned char *p,
                    size_t plen, int64_t now)
 {
     const size_t pl = sizeof RAW_PREFIX - 1;
-    long trial = len > pl + 2 ? parse_uint(topic + pl + 2, len - pl - 2) : -1;
+    long trial = len > pl + 2 ? bench_parse_uint(topic + pl + 2, len - pl - 2) : -1;
     if (trial < 0 || trial != atomic_load(&r->trial)) {
         atomic_fetch_add(&r->stray, 1);
         return;
@@ -335,7 +273,7 @@ static void on_lost(void *ctx, char *cause)
 
 /* Connects client *c as id; ctx is the rx of a subscriber, or the tx of
  * the publisher (then it gets delivery callbacks). */
-static int client_connect(bench *b, MQTTAsync *c, op *o, const char *id,
+static int client_connect(bench *b, MQTTAsync *c, bench_op *o, const char *id,
                           rx *r, tx *t)
 {
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
@@ -349,25 +287,25 @@ static int client_connect(bench *b, MQTTAsync *c, op *o, const char *id,
     co.keepAliveInterval = 30;
     co.cleansession = 1;
     co.maxInflight = b->window;
-    co.onSuccess = op_ok;
-    co.onFailure = op_fail;
+    co.onSuccess = bench_op_ok;
+    co.onFailure = bench_op_fail;
     co.context = o;
-    op_set(o, 0);
+    bench_op_set(o, 0);
     if (MQTTAsync_connect(*c, &co) != MQTTASYNC_SUCCESS)
         return -1;
-    return op_wait(o, 5000);
+    return bench_op_wait(o, 5000);
 }
 
-static int client_subscribe(MQTTAsync c, op *o, const char *filter)
+static int client_subscribe(MQTTAsync c, bench_op *o, const char *filter)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    ro.onSuccess = op_ok;
-    ro.onFailure = op_fail;
+    ro.onSuccess = bench_op_ok;
+    ro.onFailure = bench_op_fail;
     ro.context = o;
-    op_set(o, 0);
+    bench_op_set(o, 0);
     if (MQTTAsync_subscribe(c, filter, 1, &ro) != MQTTASYNC_SUCCESS)
         return -1;
-    return op_wait(o, 5000);
+    return bench_op_wait(o, 5000);
 }
 
 static void client_close(MQTTAsync *c)
@@ -405,50 +343,8 @@ static int publish(bench *b, const char *topic, const void *payload, size_t len)
     return 0;
 }
 
-/* The TCP port of the peer of socket fd, or -1. */
-static int peer_port(int fd)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0 || sa.sin_family != AF_INET)
-        return -1;
-    return ntohs(sa.sin_port);
-}
-
-/* Paho never sets TCP_NODELAY; the agents do (agent/link.c), so do the
- * same for this process's sockets to the broker. */
-static void set_nodelay(bench *b)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int one = 1;
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        if (fd > 2 && peer_port(fd) == dxh_broker_port(b->h))
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    closedir(d);
-}
-
-/* Busy ticks of the whole machine (everything but idle and iowait), or -1. */
-static double machine_busy_ticks(void)
-{
-    unsigned long long v[8] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    int n = f != NULL ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
-                               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                               &v[7]) : 0;
-    if (f != NULL)
-        fclose(f);
-    if (n != 8)
-        return -1;
-    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
-}
-
 /* Emits name: the busy CPU of the whole machine between two
- * machine_busy_ticks() taken wall_s apart, in % of one core. */
+ * bench_machine_busy_ticks() taken wall_s apart, in % of one core. */
 static void emit_machine(const char *name, double busy0, double busy1,
                          double wall_s)
 {
@@ -546,7 +442,7 @@ static int connect_raw_clients(bench *b)
             client_subscribe(r->c, &r->o, i == 0 ? RAW_PREFIX "+/+" : RAW_PREFIX "3/+") != 0)
             return fail(b, "raw: cannot connect and subscribe a subscriber");
     }
-    set_nodelay(b);
+    bench_set_nodelay(dxh_broker_port(b->h));
     return 0;
 }
 
@@ -801,13 +697,13 @@ static void put_args(const char *name, const char *args[10], const char *path,
 /* MiB/s of the file over the median (and over the best) of n times. */
 static double rate_median(const bench *b, double *s, int n)
 {
-    return round2((double)b->size / MIB / median(s, n));
+    return bench_round2((double)b->size / MIB / median(s, n));
 }
 
 static double rate_best(const bench *b, double *s, int n)
 {
     qsort(s, (size_t)n, sizeof *s, by_double);
-    return round2((double)b->size / MIB / s[0]);
+    return bench_round2((double)b->size / MIB / s[0]);
 }
 
 /* The figures of the raw and put/get phases, from the times of every
@@ -838,9 +734,9 @@ static void emit_throughput(bench *b, double *t3, double *t1, double *put_s,
     bench_emit("dfs_get_mb_s", get, "MiB/s", target, raw > 0 ? get >= raw * 0.7 : -1);
     bench_emit("dfs_put_best_mb_s", rate_best(b, put_s, n), "MiB/s", "info: best trial", -1);
     bench_emit("dfs_get_best_mb_s", rate_best(b, get_s, n), "MiB/s", "info: best trial", -1);
-    bench_emit("cli_startup_ms", round2(startup_s * 1000), "ms",
+    bench_emit("cli_startup_ms", bench_round2(startup_s * 1000), "ms",
                "info: distribux leader, start to exit, median", -1);
-    bench_emit("cli_ls_ms", round2(ls_s * 1000), "ms",
+    bench_emit("cli_ls_ms", bench_round2(ls_s * 1000), "ms",
                "info: distribux ls (waits 300 ms quiet), median", -1);
     bench_emit("dfs_file_mib", (double)b->size / MIB, "MiB", "info: pseudo-random bytes", -1);
     bench_emit("dfs_chunk_kb", b->chunk_kb, "KiB", "info: chunk and raw msg size", -1);
@@ -887,7 +783,7 @@ static int bench_throughput(bench *b)
     fprintf(stderr, "bench_dfs: %d trials of %.0f MiB in %u chunks of %d KiB; raw "
             "window %d\n", b->trials, mib, b->n_chunks, b->chunk_kb, b->window);
 
-    double busy0 = machine_busy_ticks();
+    double busy0 = bench_machine_busy_ticks();
     int64_t w0 = dxh_now_ns();
     for (int t = 0; t < b->trials; t++) {
         /* Trial ids are unique across both kinds (sub1 takes both). */
@@ -912,7 +808,7 @@ static int bench_throughput(bench *b)
                 "(%.1f MiB/s)\n", t + 1, put_s[t], mib / put_s[t], get_s[t],
                 mib / get_s[t]);
     }
-    double busy1 = machine_busy_ticks();
+    double busy1 = bench_machine_busy_ticks();
     double wall = (double)(dxh_now_ns() - w0) / 1e9;
     long stray = 0;
     for (int i = 0; i < N_SUBS; i++)
@@ -1034,16 +930,16 @@ static int bench_repair(bench *b)
     double mib = (double)copies * (double)b->chunk / MIB;
     snprintf(target, sizeof target, "info: %.0f MiB, grace 0 ms, parallel %s",
              (double)b->size / MIB, b->repair_parallel > 0 ? par : "default");
-    bench_emit("repair_s", round2(repair_s), "s", target, -1);
+    bench_emit("repair_s", bench_round2(repair_s), "s", target, -1);
     bench_emit("repair_chunks", copies, "", "info: copies made (chunks of the dead node)", -1);
-    bench_emit("repair_mb_s", round2(mib / repair_s), "MiB/s", "info: copied MiB / repair_s", -1);
-    bench_emit("repair_first_update_s", round2((double)(w.t_first - t_kill) / 1e9), "s",
+    bench_emit("repair_mb_s", bench_round2(mib / repair_s), "MiB/s", "info: copied MiB / repair_s", -1);
+    bench_emit("repair_first_update_s", bench_round2((double)(w.t_first - t_kill) / 1e9), "s",
                "info: kill to first new metadata", -1);
     bench_emit("repair_dead_listed", w.dead_listed, "",
                "info: chunks still naming the dead node", -1);
-    bench_emit("repair_put4_mb_s", round2((double)b->size / MIB / put_s), "MiB/s",
+    bench_emit("repair_put4_mb_s", bench_round2((double)b->size / MIB / put_s), "MiB/s",
                "info: the put before, 4 agents", -1);
-    bench_emit("repair_get_mb_s", round2((double)b->size / MIB / get_s), "MiB/s",
+    bench_emit("repair_get_mb_s", bench_round2((double)b->size / MIB / get_s), "MiB/s",
                "info: get after repair, a node dead", -1);
     return 0;
 }

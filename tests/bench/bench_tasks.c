@@ -85,17 +85,13 @@
  */
 #include "bench.h"
 #include <MQTTAsync.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,11 +119,6 @@ static const char *const state_names[S_N] = {"no record", "queued", "assigned",
 
 /* ---- output (as bench_membership) -------------------------------------- */
 
-
-static double round2(double v)
-{
-    return round(v * 100) / 100;
-}
 
 
 
@@ -186,20 +177,6 @@ static int fail(const char *what)
 
 /* ---- sub: what arrives ------------------------------------------------- */
 
-/* len decimal digits at s as a non-negative number, or -1. */
-static long parse_uint(const char *s, size_t len)
-{
-    long v = 0;
-    if (len == 0 || len > 9)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 /* The value of the "state" string of a compact record written by the
  * leader's encoder, or NULL.  A quote inside a JSON string is escaped
  * (\"), so the first "state":" is the field itself. */
@@ -234,8 +211,8 @@ static void on_task_record(const char *id, size_t idlen, const char *p,
     /* "b-<run>-<i>" */
     long run = -1, i = -1;
     if (idlen >= 5 && id[0] == 'b' && id[1] == '-' && id[3] == '-') {
-        run = parse_uint(id + 2, 1);
-        i = parse_uint(id + 4, idlen - 4);
+        run = bench_parse_uint(id + 2, 1);
+        i = bench_parse_uint(id + 4, idlen - 4);
     }
     if (run < RUN_TPUT || run > RUN_LAT || i < 0 || i >= B.runs[run].n) {
         atomic_fetch_add(&B.other_msgs, 1);
@@ -271,7 +248,7 @@ static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
     if (len == sizeof RAW_TOPIC - 1 && memcmp(topic, RAW_TOPIC, len) == 0) {
         /* {"seq":123456789,... */
         atomic_fetch_add(&B.raw_total, 1);
-        long seq = plen >= 16 ? parse_uint(p + 7, 9) : -1;
+        long seq = plen >= 16 ? bench_parse_uint(p + 7, 9) : -1;
         if (seq >= 0 && seq < B.n_raw && !B.raw_seen[seq]) {
             B.raw_seen[seq] = 1;
             atomic_fetch_add_explicit(&B.raw_unique, 1, memory_order_release);
@@ -309,47 +286,7 @@ static void on_lost(void *ctx, char *cause)
 /* ---- the Paho clients -------------------------------------------------- */
 
 /* One blocking operation (connect, subscribe). */
-typedef struct op {
-    pthread_mutex_t mu;
-    int done;                /* 0 pending, 1 ok, -1 failed */
-} op;
-
-static void op_set(op *o, int v)
-{
-    pthread_mutex_lock(&o->mu);
-    o->done = v;
-    pthread_mutex_unlock(&o->mu);
-}
-
-static void op_ok(void *ctx, MQTTAsync_successData *r)
-{
-    (void)r;
-    op_set(ctx, 1);
-}
-
-static void op_fail(void *ctx, MQTTAsync_failureData *r)
-{
-    (void)r;
-    op_set(ctx, -1);
-}
-
-/* Waits for the operation; 0 on success.  Static ops: one at a time, and
- * a timed-out one may still be called later, so it is never freed. */
-static int op_wait(op *o, int timeout_ms)
-{
-    int64_t dl = dxh_now_ns() + (int64_t)timeout_ms * 1000000;
-    int d = 0;
-    while (d == 0 && dxh_now_ns() < dl) {
-        pthread_mutex_lock(&o->mu);
-        d = o->done;
-        pthread_mutex_unlock(&o->mu);
-        if (d == 0)
-            dxh_sleep_ms(2);
-    }
-    return d == 1 ? 0 : -1;
-}
-
-static op the_op = {PTHREAD_MUTEX_INITIALIZER, 0};
+static bench_op the_op = {PTHREAD_MUTEX_INITIALIZER, 0};
 
 static int client_connect(MQTTAsync *c, const char *id, bool receive)
 {
@@ -364,25 +301,25 @@ static int client_connect(MQTTAsync *c, const char *id, bool receive)
     co.keepAliveInterval = 30;
     co.cleansession = 1;
     co.maxInflight = B.inflight;
-    co.onSuccess = op_ok;
-    co.onFailure = op_fail;
+    co.onSuccess = bench_op_ok;
+    co.onFailure = bench_op_fail;
     co.context = &the_op;
-    op_set(&the_op, 0);
+    bench_op_set(&the_op, 0);
     if (MQTTAsync_connect(*c, &co) != MQTTASYNC_SUCCESS)
         return -1;
-    return op_wait(&the_op, 5000);
+    return bench_op_wait(&the_op, 5000);
 }
 
 static int client_subscribe(MQTTAsync c, const char *filter)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    ro.onSuccess = op_ok;
-    ro.onFailure = op_fail;
+    ro.onSuccess = bench_op_ok;
+    ro.onFailure = bench_op_fail;
     ro.context = &the_op;
-    op_set(&the_op, 0);
+    bench_op_set(&the_op, 0);
     if (MQTTAsync_subscribe(c, filter, 1, &ro) != MQTTASYNC_SUCCESS)
         return -1;
-    return op_wait(&the_op, 5000);
+    return bench_op_wait(&the_op, 5000);
 }
 
 static void client_close(MQTTAsync *c)
@@ -419,33 +356,6 @@ static int publish(const char *topic, const void *payload, int len)
     return 0;
 }
 
-/* The TCP port of the peer of socket fd, or -1. */
-static int peer_port(int fd)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0 || sa.sin_family != AF_INET)
-        return -1;
-    return ntohs(sa.sin_port);
-}
-
-/* Paho never sets TCP_NODELAY; the agents set it on their sockets (see
- * agent/link.c), so do the same for this process's broker sockets. */
-static void set_nodelay(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int one = 1;
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        if (fd > 2 && peer_port(fd) == dxh_broker_port(B.h))
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    closedir(d);
-}
-
 /* ---- CPU --------------------------------------------------------------- */
 
 /* The agents by id: agent3 leads a settled cluster (the highest id). */
@@ -453,22 +363,6 @@ enum { P_BROKER, P_A1, P_A2, P_A3, P_BENCH, N_PROCS };
 static const char *const proc_names[N_PROCS] = {"broker", "agent1", "agent2",
                                                 "agent3", "bench"};
 
-
-/* Busy ticks of the whole machine (all CPUs, everything but idle and
- * iowait), or -1. */
-static double machine_busy_ticks(void)
-{
-    unsigned long long v[10] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    int n = f != NULL ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
-                               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                               &v[7]) : 0;
-    if (f != NULL)
-        fclose(f);
-    if (n != 8)
-        return -1;
-    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
-}
 
 static int proc_pid(int k)
 {
@@ -492,7 +386,7 @@ static void cpu_take(cpu_snap *s, bool with_agents)
     for (int k = 0; k < N_PROCS; k++)
         s->ticks[k] = (with_agents || k == P_BROKER || k == P_BENCH)
                           ? bench_proc_cpu_ticks(proc_pid(k)) : -1;
-    s->machine = machine_busy_ticks();
+    s->machine = bench_machine_busy_ticks();
     s->t_ns = dxh_now_ns();
 }
 
@@ -537,7 +431,7 @@ static void cpu_emit(const char *phase, const cpu_snap *a, const cpu_snap *b,
             line, sysconf(_SC_NPROCESSORS_ONLN));
     if (n_tasks > 0) {
         snprintf(key, sizeof key, "%s_cpu_ms_per_task", phase);
-        bench_emit(key, round2(cluster / hz * 1000 / n_tasks), "ms",
+        bench_emit(key, bench_round2(cluster / hz * 1000 / n_tasks), "ms",
              "info: broker + 3 agents, CPU", -1);
     }
 }
@@ -822,7 +716,7 @@ static int bench_tput(double raw)
         double tps = round((double)t->n / s);
         snprintf(target, sizeof target, ">= 5000 and >= raw / 2 = %.0f", raw / 2);
         bench_emit("tasks_per_s", tps, "/s", target, tps >= 5000 && tps >= raw / 2);
-        bench_emit("tasks_wall_s", round2(s), "s", "info: first submit to last done", -1);
+        bench_emit("tasks_wall_s", bench_round2(s), "s", "info: first submit to last done", -1);
     }
     if (last == 0 && done > 0) {
         /* Not a throughput: the rate at which the tasks that did finish
@@ -836,9 +730,9 @@ static int bench_tput(double raw)
     }
     bench_emit("tasks_n", t->n, "", "noop, QoS 1, no reply_to", -1);
     bench_emit("tasks_outstanding", B.outstanding, "", "info: at most, closed loop", -1);
-    bench_emit("tasks_submit_s", round2((double)(t_sent - t0) / 1e9), "s",
+    bench_emit("tasks_submit_s", bench_round2((double)(t_sent - t0) / 1e9), "s",
          "info: submissions handed to Paho", -1);
-    bench_emit("tasks_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
+    bench_emit("tasks_records_per_task", bench_round2((double)atomic_load(&t->n_records) / t->n),
          "", "info: non-empty records at sub", -1);
     cpu_emit("tasks", &c0, &c1, done);
     if (last == 0) {
@@ -903,19 +797,19 @@ static int bench_latency(void)
         double p50 = bench_pct(run, n_run, 0.50), p99 = bench_pct(run, n_run, 0.99);
         const char *part = n_run < t->n ? " (PARTIAL)" : "";
         snprintf(target, sizeof target, "info: at %d tasks/s%s", B.rate, part);
-        bench_emit("task_latency_ms_p50", round2(p50), "ms", target, -1);
+        bench_emit("task_latency_ms_p50", bench_round2(p50), "ms", target, -1);
         snprintf(target, sizeof target, "p99 < 10 ms at %d tasks/s%s", B.rate, part);
-        bench_emit("task_latency_ms_p99", round2(p99), "ms", target, p99 < 10);
-        bench_emit("task_latency_ms_max", round2(run[n_run - 1]), "ms", "info", -1);
+        bench_emit("task_latency_ms_p99", bench_round2(p99), "ms", target, p99 < 10);
+        bench_emit("task_latency_ms_max", bench_round2(run[n_run - 1]), "ms", "info", -1);
     }
     if (n_done > 0) {
-        bench_emit("task_done_latency_ms_p50", round2(bench_pct(done, n_done, 0.50)), "ms",
+        bench_emit("task_done_latency_ms_p50", bench_round2(bench_pct(done, n_done, 0.50)), "ms",
              "info: submit to done record", -1);
-        bench_emit("task_done_latency_ms_p99", round2(bench_pct(done, n_done, 0.99)), "ms",
+        bench_emit("task_done_latency_ms_p99", bench_round2(bench_pct(done, n_done, 0.99)), "ms",
              "info: submit to done record", -1);
     }
     bench_emit("latency_rate_per_s", rate, "/s", "info: achieved submission rate", -1);
-    bench_emit("latency_records_per_task", round2((double)atomic_load(&t->n_records) / t->n),
+    bench_emit("latency_records_per_task", bench_round2((double)atomic_load(&t->n_records) / t->n),
          "", "info: non-empty records at sub", -1);
     cpu_emit("latency", &c0, &c1, t->n);
     fprintf(stderr, "bench_tasks: latency: %d submitted in %.3f s (%d more than 1 ms "
@@ -979,7 +873,7 @@ static int world_up(const char *name)
     if (client_connect(&B.pub, pub_id, false) != 0 ||
         client_connect(&B.sub, sub_id, true) != 0)
         return fail("cannot connect the measuring clients");
-    set_nodelay();
+    bench_set_nodelay(dxh_broker_port(B.h));
     if (client_subscribe(B.sub, WARM_TOPIC) != 0 || warm_up() != 0)
         return fail("the measuring clients cannot exchange a message");
     return 0;
