@@ -242,19 +242,24 @@ static const field submit_f[] = {
 };
 static const schema submit_s = SCHEMA(submit_f, NULL);
 
+/* A task record's fields: on {root}/tasks/{task} (after "v") and in a
+ * replica batch. */
+#define RECORD_FIELDS \
+    F_STR(dx_task_record, spec.id, "id", FT_TASKID, REQ), \
+    F_ENUM(dx_task_record, state, "state", REQ, tstate_names), \
+    F_INT(dx_task_record, node, "node", OPT, 1, DX_NODE_ID_MAX), \
+    F_INT(dx_task_record, attempt, "attempt", OPT, 1, UINT32_MAX), \
+    F_INT(dx_task_record, term, "term", OPT, 1, DX_INT_MAX), \
+    F_INT(dx_task_record, submitted_ms, "submitted_ms", OPT, 1, DX_INT_MAX), \
+    F_INT(dx_task_record, started_ms, "started_ms", OPT, 1, DX_INT_MAX), \
+    F_INT(dx_task_record, finished_ms, "finished_ms", OPT, 1, DX_INT_MAX), \
+    F_STR(dx_task_record, result, "result", FT_TEXT, OPT), \
+    F_INT(dx_task_record, runs, "runs", OPT, 1, DX_INT_MAX), \
+    F_SUB(dx_task_record, spec, "spec", FT_OBJ, REQ, &spec_s),
+
 static const field record_f[] = {
     F_V,
-    F_STR(dx_task_record, spec.id, "id", FT_TASKID, REQ),
-    F_ENUM(dx_task_record, state, "state", REQ, tstate_names),
-    F_INT(dx_task_record, node, "node", OPT, 1, DX_NODE_ID_MAX),
-    F_INT(dx_task_record, attempt, "attempt", OPT, 1, UINT32_MAX),
-    F_INT(dx_task_record, term, "term", OPT, 1, DX_INT_MAX),
-    F_INT(dx_task_record, submitted_ms, "submitted_ms", OPT, 1, DX_INT_MAX),
-    F_INT(dx_task_record, started_ms, "started_ms", OPT, 1, DX_INT_MAX),
-    F_INT(dx_task_record, finished_ms, "finished_ms", OPT, 1, DX_INT_MAX),
-    F_STR(dx_task_record, result, "result", FT_TEXT, OPT),
-    F_INT(dx_task_record, runs, "runs", OPT, 1, DX_INT_MAX),
-    F_SUB(dx_task_record, spec, "spec", FT_OBJ, REQ, &spec_s),
+    RECORD_FIELDS
 };
 static const schema record_s = SCHEMA(record_f, NULL);
 
@@ -336,17 +341,7 @@ static const schema report_s = SCHEMA(report_f, check_report);
 
 /* A replica batch: records as on {root}/tasks/{task} without "v". */
 static const field repl_rec_f[] = {
-    F_STR(dx_task_record, spec.id, "id", FT_TASKID, REQ),
-    F_ENUM(dx_task_record, state, "state", REQ, tstate_names),
-    F_INT(dx_task_record, node, "node", OPT, 1, DX_NODE_ID_MAX),
-    F_INT(dx_task_record, attempt, "attempt", OPT, 1, UINT32_MAX),
-    F_INT(dx_task_record, term, "term", OPT, 1, DX_INT_MAX),
-    F_INT(dx_task_record, submitted_ms, "submitted_ms", OPT, 1, DX_INT_MAX),
-    F_INT(dx_task_record, started_ms, "started_ms", OPT, 1, DX_INT_MAX),
-    F_INT(dx_task_record, finished_ms, "finished_ms", OPT, 1, DX_INT_MAX),
-    F_STR(dx_task_record, result, "result", FT_TEXT, OPT),
-    F_INT(dx_task_record, runs, "runs", OPT, 1, DX_INT_MAX),
-    F_SUB(dx_task_record, spec, "spec", FT_OBJ, REQ, &spec_s),
+    RECORD_FIELDS
 };
 static const schema repl_rec_s = SCHEMA(repl_rec_f, NULL);
 
