@@ -16,6 +16,9 @@
 /* CRC32C of buf, continuing from crc (start with 0).  Check value:
  * dx_crc32c(0, "123456789", 9) == 0xE3069283. */
 uint32_t dx_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The same by table lookups only (dx_crc32c uses the CPU's crc32
+ * instruction where it has one); exported so tests compare the two. */
+uint32_t dx_crc32c_soft(uint32_t crc, const void *buf, size_t len);
 
 typedef struct dx_sha256 {
     uint32_t h[8];
