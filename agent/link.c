@@ -591,6 +591,29 @@ void dx_link_destroy(dx_link **lp)
     *lp = NULL;
 }
 
+void dx_link_leave(dx_link **lp)
+{
+    /* Links left for the process's exit; a few at most (one per command). */
+    static dx_link *left[8];
+    static pthread_mutex_t left_mu = PTHREAD_MUTEX_INITIALIZER;
+    dx_link *l = *lp;
+    bool kept = false;
+    if (l == NULL)
+        return;
+    if (!dx_link_is_connected(l)) {
+        pthread_mutex_lock(&left_mu);
+        for (size_t i = 0; i < sizeof left / sizeof left[0] && !kept; i++)
+            if (left[i] == NULL) {
+                left[i] = l;
+                kept = true;
+            }
+        pthread_mutex_unlock(&left_mu);
+    }
+    if (!kept)
+        dx_link_destroy(&l);
+    *lp = NULL;
+}
+
 int dx_link_connect(dx_link *l, const char *will_topic,
                     const void *will_payload, size_t will_len, int will_qos,
                     bool will_retain)

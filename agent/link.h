@@ -64,6 +64,15 @@ int dx_link_create(dx_link **out, const dx_link_opts *opts,
  * (use dx_link_disconnect first for a graceful close).  Sets *l to NULL. */
 void dx_link_destroy(dx_link **l);
 
+/* For a process that exits right after: like dx_link_destroy on a link
+ * already disconnected (dx_link_disconnect), but without waiting for
+ * Paho's threads.  Paho's MQTTAsync_destroy waits for its receive thread,
+ * which sleeps 100 ms once it has no socket: a one-shot CLI command would
+ * spend that at every exit.  The link stays allocated (and reachable, so
+ * leak checkers do not count it) until the process exits.  A link still
+ * connected is destroyed as by dx_link_destroy.  Sets *l to NULL. */
+void dx_link_leave(dx_link **l);
+
 /*
  * Starts a connection attempt with this will (will_topic NULL: none); the
  * result arrives as DX_LINK_CONNECTED or DX_LINK_CONNECT_FAILED.  The will

@@ -157,7 +157,10 @@ void cli_close(cli **cp)
         return;
     if (c->link != NULL) {
         (void)dx_link_disconnect(c->link, 500);
-        dx_link_destroy(&c->link);
+        if (c->o.one_shot)
+            dx_link_leave(&c->link);
+        else
+            dx_link_destroy(&c->link);
     }
     while ((m = c->head) != NULL) {
         c->head = m->next;

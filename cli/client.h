@@ -36,6 +36,8 @@ typedef struct cli_opts {
     const char *cafile, *cert, *key;
     bool json;
     int timeout_ms;         /* how long to wait for answers */
+    bool one_shot;          /* the process exits after this command: close
+                               without waiting for Paho's threads */
 } cli_opts;
 
 typedef struct cli cli;

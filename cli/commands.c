@@ -449,15 +449,18 @@ int cli_run_command(const cli_opts *opts, int argc, char **argv)
     bool known = strcmp(name, "status") == 0 || strcmp(name, "leader") == 0 ||
                  strcmp(name, "events") == 0;
 
+    /* These run many commands (or connections) in one process. */
+    oo.one_shot = false;
     if (strcmp(name, "shell") == 0)
-        return cli_shell(opts, argc, argv);
+        return cli_shell(o, argc, argv);
     if (strcmp(name, "watch") == 0)
-        return cli_watch(opts, argc, argv);
+        return cli_watch(o, argc, argv);
     if (strcmp(name, "demo") == 0)
-        return cli_demo(opts, argc, argv);
-    if ((rc = cli_task_command(opts, argc, argv)) >= 0)
+        return cli_demo(o, argc, argv);
+    oo.one_shot = opts->one_shot;
+    if ((rc = cli_task_command(o, argc, argv)) >= 0)
         return rc;
-    if ((rc = cli_dfs_command(opts, argc, argv)) >= 0)
+    if ((rc = cli_dfs_command(o, argc, argv)) >= 0)
         return rc;
     if (oo.timeout_ms <= 0)
         oo.timeout_ms = 3000;

@@ -93,6 +93,7 @@ int main(int argc, char **argv)
     o.broker = (env = getenv("DX_BROKER")) ? env : "tcp://127.0.0.1:1883";
     o.cluster = (env = getenv("DX_CLUSTER")) ? env : NULL;
     o.timeout_ms = 0;   /* the command's default: cli_run_command */
+    o.one_shot = true;  /* but not for shell, watch, demo: cli_run_command */
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
