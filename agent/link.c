@@ -232,23 +232,6 @@ static void claim(const void *owner, int fd)
         }
 }
 
-/*
- * Paho never sets TCP_NODELAY, so Nagle's algorithm holds a small publish
- * (an event, a coordinator message) until the broker's delayed ACK, about
- * 40 ms later: most of a failover.  Paho does not expose its socket, so
- * find this process's TCP sockets to the broker's port and set it there
- * (setting it twice is harmless).
- *
- * The send buffer is set too, to SEND_BUFFER.  A 1 MiB chunk written into
- * the default (autotuned from 16 KiB) buffer goes out in part; Paho then
- * finishes the write from its receive thread, which afterwards sleeps
- * 100 ms when nothing is to be read: strace of a 64 MiB put showed two
- * such stalls, and agents sending chunks for a get or a repair have them
- * too.  Setting it turns the kernel's autotuning off, and the kernel caps
- * it at net.core.wmem_max (212992 on a stock Debian, where autotuning can
- * reach 4 MiB), so it is set only where wmem_max allows SEND_BUFFER.
- * Memory is only used while data waits in it.
- */
 #define SEND_BUFFER (4 << 20)
 
 /* SEND_BUFFER if net.core.wmem_max allows it, else 0 (leave autotuning). */
@@ -267,17 +250,23 @@ static void sndbuf_init(void)
     sndbuf_value = max >= SEND_BUFFER ? SEND_BUFFER : 0;
 }
 
-static int send_buffer(void)
+void dx_link_tune_socket(int fd)
 {
+    int one = 1;
     pthread_once(&sndbuf_once, sndbuf_init);
-    return sndbuf_value;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (sndbuf_value > 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf_value,
+                         sizeof sndbuf_value);
 }
 
+/* Paho does not expose its socket, so claim_socket finds this process's
+ * TCP sockets to the broker's port and tunes them there (dx_link_tune_socket,
+ * link.h; tuning twice is harmless). */
 static void claim_socket(const void *owner, int port)
 {
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
-    int one = 1, sndbuf = send_buffer();
     if (d == NULL)
         return;
     unclaim(owner);
@@ -288,10 +277,7 @@ static void claim_socket(const void *owner, int port)
         if (*end != '\0' || fd < 0 || fd == dirfd(d) ||
             peer_port((int)fd) != port || claimed_by_other(owner, (int)fd))
             continue;
-        (void)setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (sndbuf > 0)
-            (void)setsockopt((int)fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
-                             sizeof sndbuf);
+        dx_link_tune_socket((int)fd);
         claim(owner, (int)fd);
     }
     pthread_mutex_unlock(&claims_mu);

@@ -64,6 +64,25 @@ int dx_link_create(dx_link **out, const dx_link_opts *opts,
  * (use dx_link_disconnect first for a graceful close).  Sets *l to NULL. */
 void dx_link_destroy(dx_link **l);
 
+/*
+ * Sets this link's socket options on fd, a TCP socket to the broker.
+ *
+ * Paho never sets TCP_NODELAY, so Nagle's algorithm holds a small publish
+ * (an event, a coordinator message) until the broker's delayed ACK, about
+ * 40 ms later: most of a failover.
+ *
+ * The send buffer is set too, to 4 MiB.  A 1 MiB chunk written into
+ * the default (autotuned from 16 KiB) buffer goes out in part; Paho then
+ * finishes the write from its receive thread, which afterwards sleeps
+ * 100 ms when nothing is to be read: strace of a 64 MiB put showed two
+ * such stalls, and agents sending chunks for a get or a repair have them
+ * too.  Setting it turns the kernel's autotuning off, and the kernel caps
+ * it at net.core.wmem_max (212992 on a stock Debian, where autotuning can
+ * reach 4 MiB), so it is set only where wmem_max allows 4 MiB.
+ * Memory is only used while data waits in it.
+ */
+void dx_link_tune_socket(int fd);
+
 /* For a process that exits right after: like dx_link_destroy on a link
  * already disconnected (dx_link_disconnect), but without waiting for
  * Paho's threads.  Paho's MQTTAsync_destroy waits for its receive thread,

@@ -6,13 +6,13 @@
 #include <dirent.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "harness.h"
+#include "link.h"
 
 void bench_emit(const char *name, double value, const char *unit,
                 const char *target, int verdict)
@@ -97,17 +97,16 @@ static int peer_port(int fd)
     return ntohs(sa.sin_port);
 }
 
-void bench_set_nodelay(int broker_port)
+void bench_tune_sockets(int broker_port)
 {
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
-    int one = 1;
     if (d == NULL)
         return;
     while ((e = readdir(d)) != NULL) {
         int fd = atoi(e->d_name);
         if (fd > 2 && peer_port(fd) == broker_port)
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            dx_link_tune_socket(fd);
     }
     closedir(d);
 }

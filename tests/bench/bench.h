@@ -32,10 +32,11 @@ long bench_parse_uint(const char *s, size_t len);
  * iowait), or -1. */
 double bench_machine_busy_ticks(void);
 
-/* Paho never sets TCP_NODELAY; the agents set it on their sockets (see
- * agent/link.c), so the benchmarks do the same for every socket of this
- * process connected to the broker's port. */
-void bench_set_nodelay(int broker_port);
+/* Paho sets no socket options; the agents and the CLI set theirs
+ * (dx_link_tune_socket: TCP_NODELAY and the send buffer), so the
+ * benchmarks' own clients, the baselines' included, get the same on every
+ * socket of this process connected to the broker's port. */
+void bench_tune_sockets(int broker_port);
 
 /* One Paho operation (connect, subscribe) to wait for: pass the op as the
  * context of bench_op_ok / bench_op_fail.  A timed-out op may still be

@@ -48,8 +48,10 @@
  *            receive.  The three subscribers share this process's one Paho
  *            receive thread, where the agents have one each: raw is what
  *            one client process takes in, a floor rather than the broker's
- *            ceiling.  TCP_NODELAY is set on this process's sockets, as the
- *            agents set it on theirs.
+ *            ceiling.  This process's sockets get the agents' and the CLI's
+ *            socket options (dx_link_tune_socket: TCP_NODELAY, and a 4 MiB
+ *            send buffer, without which a 1 MiB message is often written
+ *            in part and Paho's receive thread then sleeps 100 ms).
  *   put/get  `distribux put FILE --name bench/64m-T --replicas 3 --chunk-kb
  *            K`, timed from before fork to exit 0; the retained metadata
  *            must then list the file with the right size, SHA-256 and 3
@@ -442,7 +444,7 @@ static int connect_raw_clients(bench *b)
             client_subscribe(r->c, &r->o, i == 0 ? RAW_PREFIX "+/+" : RAW_PREFIX "3/+") != 0)
             return fail(b, "raw: cannot connect and subscribe a subscriber");
     }
-    bench_set_nodelay(dxh_broker_port(b->h));
+    bench_tune_sockets(dxh_broker_port(b->h));
     return 0;
 }
 

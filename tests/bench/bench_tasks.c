@@ -5,12 +5,12 @@
  * Real Mosquitto (broker-config/dev.conf as shipped), real agent processes,
  * through the integration harness (tests/integration/harness.h).  The
  * measuring clients are two Paho MQTTAsync clients of this process, "pub"
- * and "sub" (MQTT 3.1.1, clean session, TCP_NODELAY set as the agents set
- * it).  pub keeps at most --inflight (1000) QoS 1 messages unacknowledged
- * and sets Paho's maxInflight to the same: Paho's own limit is 65535 (the
- * message id space), but its per-message work grows with the messages it
- * holds, so a window larger than about 1000 makes pub slower, not faster
- * (20..65535 measured: 11-12k msg/s at 20..1000, ~9k at 10000..65535).
+ * and "sub" (MQTT 3.1.1, clean session, the agents' socket options:
+ * dx_link_tune_socket).  pub keeps at most --inflight (1000) QoS 1
+ * messages unacknowledged and sets Paho's maxInflight to the same: Paho's
+ * own limit is 65535 (the message id space), but its per-message work
+ * grows with the messages it holds, so a window larger than about 1000
+ * makes pub slower, not faster (20..65535 measured: 11-12k msg/s at 20..1000, ~9k at 10000..65535).
  * Phases, in this order, in one run, on two brokers (a fresh one for the
  * throughput run, so neither task run inherits the other's retained
  * records, clears or failovers):
@@ -873,7 +873,7 @@ static int world_up(const char *name)
     if (client_connect(&B.pub, pub_id, false) != 0 ||
         client_connect(&B.sub, sub_id, true) != 0)
         return fail("cannot connect the measuring clients");
-    bench_set_nodelay(dxh_broker_port(B.h));
+    bench_tune_sockets(dxh_broker_port(B.h));
     if (client_subscribe(B.sub, WARM_TOPIC) != 0 || warm_up() != 0)
         return fail("the measuring clients cannot exchange a message");
     return 0;
