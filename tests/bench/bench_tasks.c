@@ -10,7 +10,8 @@
  * messages unacknowledged and sets Paho's maxInflight to the same: Paho's
  * own limit is 65535 (the message id space), but its per-message work
  * grows with the messages it holds, so a window larger than about 1000
- * makes pub slower, not faster (20..65535 measured: 11-12k msg/s at 20..1000, ~9k at 10000..65535).
+ * makes pub slower, not faster (20..65535 measured: 11-12k msg/s at
+ * 20..1000, ~9k at 10000..65535).
  * Phases, in this order, in one run, on two brokers (a fresh one for the
  * throughput run, so neither task run inherits the other's retained
  * records, clears or failovers):
