@@ -81,7 +81,11 @@
  * directory, removed when the benchmark passes.  Figures are MiB/s
  * (2^20 bytes per second).  The machine's busy CPU over the raw and the
  * put/get phases is reported too (/proc/stat, all CPUs, % of one core):
- * other work on the machine skews every figure.
+ * other work on the machine skews every figure.  So is the CPU each side
+ * used per MiB of file (cpu_ms_per_mib_{raw,put,get}_{broker,agents,
+ * client}: utime + stime of the broker and the agents from /proc, of this
+ * process for raw, of the CLI for put and get), which says where a
+ * throughput goes on a machine whose two cores everything shares.
  *
  * Output: one JSON object per figure on stdout (bench.h), progress on
  * stderr.  Exit 0 when every figure was measured, 1 when a measurement
@@ -108,6 +112,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dx_dfs.h"
@@ -745,6 +750,66 @@ static void emit_throughput(bench *b, double *t3, double *t1, double *put_s,
     bench_emit("dfs_replicas", REPLICAS, "", "info: R, 3 agents", -1);
 }
 
+/* CPU seconds used so far by the broker, the agents (summed) and the
+ * client side: this process for raw (its Paho clients are the raw
+ * publisher and subscribers), the CLI for put and get (waited-for
+ * children: dxh_run reaps it). */
+typedef struct cpu_mark {
+    double broker, agents, self, children;
+} cpu_mark;
+
+static double timeval_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void cpu_take(const bench *b, int n_agents, cpu_mark *m)
+{
+    struct rusage self, kids;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    m->broker = bench_proc_cpu_ticks((int)dxh_proc_pid(dxh_broker_proc(b->h))) / hz;
+    m->agents = 0;
+    for (int i = 1; i <= n_agents; i++)
+        if (dxh_agent(b->h, i) != NULL)
+            m->agents += bench_proc_cpu_ticks((int)dxh_proc_pid(dxh_agent(b->h, i))) / hz;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    m->self = timeval_s(self.ru_utime) + timeval_s(self.ru_stime);
+    m->children = timeval_s(kids.ru_utime) + timeval_s(kids.ru_stime);
+}
+
+/* Adds what ran between a and z to acc[0..2]: broker, agents, client. */
+static void cpu_add(double acc[3], const cpu_mark *a, const cpu_mark *z,
+                    bool client_is_self)
+{
+    acc[0] += z->broker - a->broker;
+    acc[1] += z->agents - a->agents;
+    acc[2] += client_is_self ? z->self - a->self : z->children - a->children;
+}
+
+/* CPU ms per MiB of file, by process, in each kind of run (summed over
+ * the trials; the get's excludes the byte comparison that follows it). */
+static void emit_cpu(const bench *b, bool raw, bool putget, double cpu[3][3])
+{
+    static const char *const kind[3] = {"raw", "put", "get"};
+    static const char *const who[3] = {"broker", "agents", "client"};
+    static const char *const what[3] = {
+        "info: CPU of the broker", "info: CPU of the 3 agents",
+        "info: CPU of the client (raw: this process; put, get: the CLI)"};
+    double mib = (double)b->size / MIB * b->trials;
+    char name[64];
+    for (int k = 0; k < 3; k++) {
+        if (!(k == 0 ? raw : putget) || mib <= 0)
+            continue;
+        for (int w = 0; w < 3; w++) {
+            if (k == 0 && w == 1)
+                continue;             /* the agents take no part in raw */
+            snprintf(name, sizeof name, "cpu_ms_per_mib_%s_%s", kind[k], who[w]);
+            bench_emit(name, bench_round2(cpu[k][w] * 1000.0 / mib), "ms", what[w], -1);
+        }
+    }
+}
+
 /*
  * The first broker: the cluster (for put/get), then --trials rounds of
  * raw (3 subscribers, then 1) and put, get, so both kinds of figure see
@@ -787,10 +852,18 @@ static int bench_throughput(bench *b)
 
     double busy0 = bench_machine_busy_ticks();
     int64_t w0 = dxh_now_ns();
+    /* CPU seconds of [raw to 3, put, get][broker, agents, client]. */
+    double cpu[3][3] = {{0}};
+    cpu_mark m0, m1;
+    const int n_agents = putget ? PUT_AGENTS : 0;
     for (int t = 0; t < b->trials; t++) {
         /* Trial ids are unique across both kinds (sub1 takes both). */
-        if (raw && (raw_trial(b, N_SUBS, 2 * t, &t3[t]) != 0 ||
-                    raw_trial(b, 1, 2 * t + 1, &t1[t]) != 0))
+        cpu_take(b, n_agents, &m0);
+        if (raw && raw_trial(b, N_SUBS, 2 * t, &t3[t]) != 0)
+            goto out;
+        cpu_take(b, n_agents, &m1);
+        cpu_add(cpu[0], &m0, &m1, true);
+        if (raw && raw_trial(b, 1, 2 * t + 1, &t1[t]) != 0)
             goto out;
         if (raw)
             fprintf(stderr, "bench_dfs: trial %d: raw to 3 subscribers %.3f s (%.1f "
@@ -800,12 +873,20 @@ static int bench_throughput(bench *b)
             continue;
         snprintf(name, sizeof name, "bench/%s-%d", b->mib_name, t + 1);
         put_args(name, args, b->file_path, ckb);
+        cpu_take(b, n_agents, &m0);
         if (run_cli(b, &put_s[t], args) != 0) {
             fail(b, "put failed");
             goto out;
         }
-        if (check_meta(b, name) != 0 || get_and_compare(b, name, &get_s[t]) != 0)
+        cpu_take(b, n_agents, &m1);
+        cpu_add(cpu[1], &m0, &m1, false);
+        if (check_meta(b, name) != 0)
             goto out;
+        cpu_take(b, n_agents, &m0);
+        if (get_and_compare(b, name, &get_s[t]) != 0)
+            goto out;
+        cpu_take(b, n_agents, &m1);
+        cpu_add(cpu[2], &m0, &m1, false);
         fprintf(stderr, "bench_dfs: trial %d: put %.3f s (%.1f MiB/s), get %.3f s "
                 "(%.1f MiB/s)\n", t + 1, put_s[t], mib / put_s[t], get_s[t],
                 mib / get_s[t]);
@@ -821,6 +902,7 @@ static int bench_throughput(bench *b)
                     ls_med);
     bench_emit("dfs_trials", b->trials, "", "info: medians of", -1);
     emit_machine("dfs_cpu_machine_pct", busy0, busy1, wall);
+    emit_cpu(b, raw, putget, cpu);
     rc = 0;
 out:
     close_raw_clients(b);
