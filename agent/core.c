@@ -1547,13 +1547,14 @@ void dx_core_shutdown(dx_core *c, int64_t wall)
 }
 
 void dx_core_on_store(dx_core *c, bool read, const char *key, uint32_t index,
-                      uint32_t crc, int rc, int64_t now, int64_t wall)
+                      uint32_t crc, int rc, const char *topic, int64_t now,
+                      int64_t wall)
 {
     dx_dfs_env e;
     if (c->dfs == NULL)
         return;
     dfs_env(c, &e, now, wall);
-    dx_dfs_on_store_done(c->dfs, read, key, index, crc, rc, &e);
+    dx_dfs_on_store_done(c->dfs, read, key, index, crc, rc, topic, &e);
     dfs_notes(c, wall);
 }
 

@@ -170,10 +170,12 @@ void dx_core_on_job_done(dx_core *c, uint32_t slot, int rc, const char *text,
 
 /*
  * The disk thread finished a DFS_WRITE (read false) or a DFS_READ that
- * failed (read true) of chunk key/index/crc with rc (0 or DX_E...).
+ * failed (read true; topic: the read's, where its bytes were to go) of
+ * chunk key/index/crc with rc (0 or DX_E...).
  */
 void dx_core_on_store(dx_core *c, bool read, const char *key, uint32_t index,
-                      uint32_t crc, int rc, int64_t now, int64_t wall);
+                      uint32_t crc, int rc, const char *topic, int64_t now,
+                      int64_t wall);
 
 /* A scrub found local chunk key/index/crc (ok: its bytes match), last
  * modified age_ms ago; dx_core_on_scrub_done ends the scrub. */

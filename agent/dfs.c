@@ -342,6 +342,23 @@ static void act_chunk(const dx_dfs_env *e, dx_act_type type, const char *key,
         snprintf(a->topic, sizeof a->topic, "%s", topic);
 }
 
+/* The part of `to` after "{root}", or NULL when to is not inside root. */
+static const char *under_root(const dx_topics *t, const char *to)
+{
+    if (strncmp(to, t->root, t->root_len) == 0 &&
+        (to[t->root_len] == '/' || to[t->root_len] == '\0'))
+        return to + t->root_len;
+    return NULL;
+}
+
+/* {root}/dfs/store/...: a chunk's way to its holders (a repair copy). */
+static bool is_store_topic(const dx_topics *t, const char *to)
+{
+    const char *rest = under_root(t, to);
+    return rest != NULL && strncmp(rest, "/dfs/store/", 11) == 0 &&
+           rest[11] != '\0';
+}
+
 /* A topic inside the root is acceptable only under one of the prefixes;
  * outside the root anything publishable is. */
 static bool reply_to_ok(const dx_topics *t, const char *to, bool store_ok)
@@ -356,17 +373,12 @@ static bool reply_to_ok(const dx_topics *t, const char *to, bool store_ok)
         if (ch == '/' && (i == 0 || i + 1 == n || to[i + 1] == '/'))
             return false;
     }
-    if (strncmp(to, t->root, t->root_len) == 0 &&
-        (to[t->root_len] == '/' || to[t->root_len] == '\0')) {
-        const char *rest = to + t->root_len;
-        if (strncmp(rest, "/reply/", 7) == 0 && rest[7] != '\0')
-            return true;
-        if (store_ok && strncmp(rest, "/dfs/store/", 11) == 0 &&
-            rest[11] != '\0')
-            return true;
-        return false;
-    }
-    return true;
+    const char *rest = under_root(t, to);
+    if (rest == NULL)
+        return true;
+    if (strncmp(rest, "/reply/", 7) == 0 && rest[7] != '\0')
+        return true;
+    return store_ok && is_store_topic(t, to);
 }
 
 /* Publishes d->reply (filled by the caller but for node) to reply_to. */
@@ -850,15 +862,24 @@ static void report_bad(dx_dfs *d, const char *key, uint32_t index,
 
 void dx_dfs_on_store_done(dx_dfs *d, bool read, const char *key,
                           uint32_t index, uint32_t crc, int rc,
-                          const dx_dfs_env *e)
+                          const char *reply_to, const dx_dfs_env *e)
 {
     char topic[DX_DFS_TOPIC_MAX + 1];
     d->last_now = e->now;
     if (read) {
-        if (rc != 0)
-            report_bad(d, key, index,
-                       rc == DX_ECHECKSUM ? "checksum"
-                       : rc == DX_ENOTFOUND ? "missing" : "io", e);
+        if (rc == 0)
+            return;
+        if (reply_to != NULL && reply_to[0] != '\0' &&
+            !is_store_topic(&d->cfg.topics, reply_to)) {
+            dx_action *a = begin_pub(e->ob, reply_to, 0, false);
+            if (a != NULL) {
+                a->len = 0;
+                dx_outbox_commit(e->ob, a);
+            }
+        }
+        report_bad(d, key, index,
+                   rc == DX_ECHECKSUM ? "checksum"
+                   : rc == DX_ENOTFOUND ? "missing" : "io", e);
         return;
     }
     {

@@ -115,11 +115,14 @@ int dx_dfs_on_store(dx_dfs *d, const dx_dfs_ref *ref, size_t len,
                     const dx_dfs_env *e);
 
 /* The shell finished a DFS_WRITE (rc 0, DX_ECHECKSUM when the bytes did
- * not match crc, DX_EIO, DX_EFULL) or a DFS_READ that failed (read true):
- * publishes the stored ack, or reports this node's bad copy. */
+ * not match crc, DX_EIO, DX_EFULL) or a DFS_READ that failed (read true,
+ * reply_to: the read's topic): publishes the stored ack, or reports this
+ * node's bad copy and, when the read answered a reader (not a repair copy
+ * to a store topic), sends that reader 0 bytes, so it turns to another
+ * copy at once instead of waiting out its timeout. */
 void dx_dfs_on_store_done(dx_dfs *d, bool read, const char *key,
                           uint32_t index, uint32_t crc, int rc,
-                          const dx_dfs_env *e);
+                          const char *reply_to, const dx_dfs_env *e);
 
 /* A fetch for this node: DX_ACT_DFS_READ to f->reply_to.  A reply_to inside
  * the root must be under {root}/reply/ or {root}/dfs/store/; DX_EINVAL

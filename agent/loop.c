@@ -643,7 +643,7 @@ static void store_job(agent *a, const dx_action *act, int64_t now)
     rc = dx_store_submit(a->store, &j);
     if (rc != 0 && (j.op == DX_STORE_WRITE || j.op == DX_STORE_READ))
         dx_core_on_store(a->core, j.op == DX_STORE_READ, j.key, j.index,
-                         j.crc, rc, now, dx_wall_ms());
+                         j.crc, rc, j.topic, now, dx_wall_ms());
     else if (rc != 0)
         logmsg(a, DX_LOG_WARN, "chunk store: %s", dx_strerror(rc));
 }
@@ -654,22 +654,18 @@ static void store_done(agent *a, dx_store_result *r, int64_t now)
     int64_t wall = dx_wall_ms();
     switch (r->op) {
     case DX_STORE_WRITE:
-        dx_core_on_store(a->core, false, r->key, r->index, r->crc, r->rc, now,
-                         wall);
+        dx_core_on_store(a->core, false, r->key, r->index, r->crc, r->rc, NULL,
+                         now, wall);
         break;
     case DX_STORE_READ:
         if (r->rc == 0) {
             publish(a, r->topic, r->data, r->len, 1, false);
         } else {
-            /* A reader waits on its reply topic: tell it now that this
-             * copy is no good (0 bytes) instead of letting it time out.
-             * A repair copy is simply not sent. */
-            if (strstr(r->topic, "/dfs/store/") == NULL)
-                publish(a, r->topic, "", 0, 1, false);
+            /* The DFS module tells a waiting reader (0 bytes). */
             logmsg(a, DX_LOG_WARN, "chunk %s/%u: %s%s%s", r->key, r->index,
                    dx_strerror(r->rc), r->error[0] ? ": " : "", r->error);
             dx_core_on_store(a->core, true, r->key, r->index, r->crc, r->rc,
-                             now, wall);
+                             r->topic, now, wall);
         }
         free(r->data);
         r->data = NULL;

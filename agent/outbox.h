@@ -36,8 +36,9 @@ typedef enum {
     DX_ACT_DFS_WRITE,    /* store the payload of the message being handled
                             as chunk key/index/crc; then dx_core_on_store */
     DX_ACT_DFS_READ,     /* read chunk key/index/crc and publish its bytes
-                            on `topic` (0 bytes when missing or corrupt;
-                            then dx_core_on_store reports the failure) */
+                            on `topic`; when it is missing or corrupt,
+                            dx_core_on_store reports the failure (and the
+                            DFS module answers a reader with 0 bytes) */
     DX_ACT_DFS_DELETE,   /* delete local chunk key/index (DX_DFS_ALL: every
                             chunk of key); no answer */
     DX_ACT_DFS_SCRUB     /* verify every local chunk; answers come back

@@ -302,7 +302,7 @@ static void deliver(const msg *m, uint16_t only)
         else
             disk_put(m->from, m->key, m->index, m->data, m->len);
         dx_dfs_on_store_done(D[m->from], false, m->key, m->index, m->crc, rc,
-                             &e);
+                             NULL, &e);
         collect(m->from);
     } else if (m->type == DX_ACT_DFS_READ) {
         chunk_copy *c = disk_find(m->from, m->key, m->index);
@@ -310,9 +310,9 @@ static void deliver(const msg *m, uint16_t only)
             dx_crc32c(0, c->data, c->len) == c->crc) {
             hist_add(m->from, DX_ACT_PUBLISH, m->topic, c->data, c->len);
         } else {
-            hist_add(m->from, DX_ACT_PUBLISH, m->topic, "", 0);
             dx_dfs_on_store_done(D[m->from], true, m->key, m->index, m->crc,
-                                 c == NULL ? DX_ENOTFOUND : DX_ECHECKSUM, &e);
+                                 c == NULL ? DX_ENOTFOUND : DX_ECHECKSUM,
+                                 m->topic, &e);
             collect(m->from);
         }
     } else if (m->type == DX_ACT_DFS_DELETE) {
@@ -1370,7 +1370,7 @@ static void test_store_fetch_checks(void **state)
     assert_int_equal(OB->a[0].crc, 0xdeadbeef);
     dx_outbox_clear(OB);
     /* a failed write is acknowledged as such */
-    dx_dfs_on_store_done(D[2], false, "k9", 4, 0xdeadbeef, DX_EFULL, &e);
+    dx_dfs_on_store_done(D[2], false, "k9", 4, 0xdeadbeef, DX_EFULL, NULL, &e);
     assert_int_equal(OB->n, 1);
     assert_string_equal(OB->a[0].topic, topic_of("dfs/stored/k9"));
     assert_int_equal(dx_dfs_stored_decode(dx_outbox_payload(OB, &OB->a[0]),
@@ -1400,10 +1400,12 @@ static void test_store_fetch_checks(void **state)
     assert_int_equal(OB->a[2].type, DX_ACT_DFS_READ);
     assert_string_equal(OB->a[2].topic, f.reply_to);
     dx_outbox_clear(OB);
-    /* read failures: the reason follows the error */
-    dx_dfs_on_store_done(D[2], true, "k9", 1, 0, DX_ECHECKSUM, &e);
-    dx_dfs_on_store_done(D[2], true, "k9", 1, 0, DX_EIO, &e);
-    dx_dfs_on_store_done(D[2], true, "k9", 1, 0, 0, &e);
+    /* read failures: the reason follows the error; a repair copy (to a
+     * store topic) is not answered, a reader is sent 0 bytes at once */
+    dx_dfs_on_store_done(D[2], true, "k9", 1, 0, DX_ECHECKSUM,
+                         topic_of("dfs/store/1/3/k9/1/00000000"), &e);
+    dx_dfs_on_store_done(D[2], true, "k9", 1, 0, DX_EIO, NULL, &e);
+    dx_dfs_on_store_done(D[2], true, "k9", 1, 0, 0, topic_of("reply/cli"), &e);
     assert_int_equal(OB->n, 2);
     {
         dx_dfs_bad b;
@@ -1414,6 +1416,17 @@ static void test_store_fetch_checks(void **state)
                                            OB->a[1].len, &b, &dg), 0);
         assert_string_equal(b.reason, "io");
     }
+    dx_outbox_clear(OB);
+    dx_dfs_on_store_done(D[2], true, "k9", 1, 0, DX_ENOTFOUND,
+                         topic_of("reply/cli"), &e);
+    dx_dfs_on_store_done(D[2], true, "k9", 2, 0, DX_EIO, "elsewhere/x", &e);
+    assert_int_equal(OB->n, 4);
+    assert_int_equal(OB->a[0].type, DX_ACT_PUBLISH);
+    assert_string_equal(OB->a[0].topic, topic_of("reply/cli"));
+    assert_int_equal(OB->a[0].len, 0);
+    assert_string_equal(OB->a[1].topic, topic_of("dfs/bad"));
+    assert_string_equal(OB->a[2].topic, "elsewhere/x");
+    assert_int_equal(OB->a[2].len, 0);
     dx_outbox_clear(OB);
     assert_int_equal(dx_dfs_next_deadline(D[2]), INT64_MAX);
 }
