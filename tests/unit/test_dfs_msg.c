@@ -10,8 +10,9 @@
  * its builder below returns: the struct must encode to exactly those bytes
  * and the bytes decode back to it.  Hostile payloads are literal strings
  * in tables, each with the exact error code expected.  Fixtures use ' for "
- * to stay readable: j() turns every ' into ".  Decoders are always fed an
- * exact-size heap copy without a NUL, so ASan catches a read past `len`.
+ * to stay readable: cc_sq() turns every ' into ".  Decoders are always fed an
+ * exact-size heap copy without a NUL, so ASan catches a read past `len`
+ * (codec_check.h, shared with test_msg.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "codec_check.h"
 #include "dx_dfs.h"
 #include "dx_hash.h"
 
@@ -32,25 +34,6 @@
 #define ROOT "distribux/plant"
 
 /* ---- helpers ---- */
-static char *j(const char *s)
-{
-    char *r = strdup(s);
-    assert_non_null(r);
-    for (char *p = r; *p != '\0'; p++)
-        if (*p == '\'')
-            *p = '"';
-    return r;
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i] != 0)
-            return false;
-    return true;
-}
-
 static void sha_hex(const void *buf, size_t len, char hex[65])
 {
     dx_sha256 s;
@@ -60,8 +43,6 @@ static void sha_hex(const void *buf, size_t len, char hex[65])
 }
 
 /* ---- one generic view of every codec ---- */
-typedef int (*dec_fn)(const char *buf, size_t len, void *out, dx_diag *d);
-typedef int (*enc_fn)(const void *m, char *buf, size_t cap, size_t *len);
 
 #define ADAPT(type)                                                           \
     static int dec_##type(const char *b, size_t l, void *o, dx_diag *d)      \
@@ -84,8 +65,8 @@ enum { FILE_, REQ, REPLY, STORED, FETCH, BAD, N_CODECS };
 typedef struct codec {
     const char *name;
     size_t size;
-    dec_fn dec;
-    enc_fn enc;
+    cc_dec_fn dec;
+    cc_enc_fn enc;
     size_t max; /* payload limit of the decoder */
 } codec;
 
@@ -98,75 +79,10 @@ static const codec codecs[N_CODECS] = {
     {"bad", sizeof(dx_dfs_bad), dec_bad, enc_bad, DX_PAYLOAD_MAX},
 };
 
-/* Decodes len bytes from an exact-size heap copy into out (or a scratch
- * struct) and checks the failure contract: zeroed struct, one diag line. */
-static int dec_raw(int c, const char *bytes, size_t len, void *out)
-{
-    void *m = out != NULL ? out : malloc(codecs[c].size);
-    char *copy = malloc(len > 0 ? len : 1);
-    dx_diag d = {"unset"};
-    int rc;
-
-    assert_non_null(m);
-    assert_non_null(copy);
-    memset(m, 0xa5, codecs[c].size);
-    memcpy(copy, bytes, len);
-    rc = codecs[c].dec(copy, len, m, &d);
-    if (rc != OK) {
-        assert_true(all_zero(m, codecs[c].size));
-        assert_true(strcmp(d.msg, "unset") != 0 && d.msg[0] != '\0');
-        assert_null(strchr(d.msg, '\n'));
-    }
-    free(copy);
-    if (out == NULL)
-        free(m);
-    return rc;
-}
-
-static int dec_sq(int c, const char *sq, void *out)
-{
-    char *s = j(sq);
-    int rc = dec_raw(c, s, strlen(s), out);
-    free(s);
-    return rc;
-}
-
-#define assert_dec(c, sq, err)                                              \
-    do {                                                                    \
-        int rc_ = dec_sq(c, sq, NULL);                                      \
-        if (rc_ != (err))                                                   \
-            fail_msg("%s: %s -> %s, expected %s", codecs[c].name, sq,      \
-                     dx_strerror(rc_), dx_strerror(err));                   \
-    } while (0)
-
-/* Encodes m and checks the failure contract: "" in buf and len 0. */
-static int enc_chk(int c, const void *m, char *buf, size_t cap, size_t *len)
-{
-    int rc;
-
-    *len = 99;
-    rc = codecs[c].enc(m, buf, cap, len);
-    if (rc != OK) {
-        assert_int_equal(*len, 0);
-        if (cap > 0)
-            assert_string_equal(buf, "");
-    } else {
-        assert_int_equal(strlen(buf), *len);
-    }
-    return rc;
-}
-
 static char enc_buf[DX_DFS_JSON_MAX + 1];
 
-#define assert_enc(c, m, err)                                               \
-    do {                                                                    \
-        size_t n_;                                                          \
-        int rc_ = enc_chk(c, m, enc_buf, sizeof enc_buf, &n_);              \
-        if (rc_ != (err))                                                   \
-            fail_msg("%s line %d: encode -> %s, expected %s",              \
-                     codecs[c].name, __LINE__, dx_strerror(rc_),            \
-                     dx_strerror(err));                                     \
-    } while (0)
+#define CC_CODECS
+#include "codec_check.h"
 
 /* ---- fixtures: builders and the bytes their encoders write ---- */
 /* Field by field: a struct assignment need not copy zeroed padding, and
@@ -555,7 +471,7 @@ static int parse_str(const dx_topics *t, const char *topic, dx_dfs_ref *r)
     memset(r, 0xa5, sizeof *r);
     rc = dx_dfs_topic_parse(t, topic, strlen(topic), r, &d);
     if (rc != OK) {
-        assert_true(all_zero(r, sizeof *r));
+        assert_true(cc_all_zero(r, sizeof *r));
         assert_true(d.msg[0] != '\0' && strcmp(d.msg, "unset") != 0);
         assert_null(strchr(d.msg, '\n'));
     }
@@ -769,7 +685,7 @@ static void test_topic_parse_rejects(void **state)
     memcpy(buf, ROOT "/dfs/files/a\0b", sizeof ROOT "/dfs/files/a\0b");
     assert_int_equal(dx_dfs_topic_parse(&t, buf, sizeof ROOT "/dfs/files/a\0b" - 1,
                                         &r, &d), DX_ENAME);
-    assert_true(all_zero(&r, sizeof r));
+    assert_true(cc_all_zero(&r, sizeof r));
     /* only len bytes are read */
     strcpy(buf, ROOT "/dfs/reqXYZ");
     assert_int_equal(dx_dfs_topic_parse(&t, buf, strlen(ROOT "/dfs/req"), &r,
@@ -894,7 +810,7 @@ static void test_fixtures(void **state)
         const codec *c = &codecs[fixtures[i].c];
         void *m = malloc(c->size);
         assert_non_null(m);
-        want = j(fixtures[i].sq);
+        want = cc_sq(fixtures[i].sq);
         if (dec_raw(fixtures[i].c, want, strlen(want), m) != OK)
             fail_msg("fixture %zu (%s) does not decode", i, c->name);
         assert_int_equal(enc_chk(fixtures[i].c, m, buf, sizeof buf, &n), OK);
@@ -907,7 +823,7 @@ static void test_fixtures(void **state)
     /* and the builders encode to the fixtures */
 #define CHECK_BUILT(c, m, m2, fx)                                             \
     do {                                                                      \
-        want = j(fx);                                                         \
+        want = cc_sq(fx);                                                         \
         assert_int_equal(enc_chk(c, m, buf, sizeof buf, &n), OK);             \
         assert_string_equal(buf, want);                                       \
         assert_int_equal(dec_raw(c, buf, n, m2), OK);                         \
@@ -1229,7 +1145,7 @@ static void test_truncated(void **state)
 {
     (void)state;
     for (size_t i = 0; i < COUNT(fixtures); i++) {
-        char *s = j(fixtures[i].sq);
+        char *s = cc_sq(fixtures[i].sq);
         size_t n = strlen(s);
         for (size_t k = 0; k < n; k++)
             assert_int_not_equal(dec_raw(fixtures[i].c, s, k, NULL), OK);
@@ -1252,7 +1168,7 @@ static void test_limits(void **state)
         const char *sq = c == FILE_ ? FX_FILE : c == REQ ? FX_PUT
                          : c == REPLY ? FX_REPLY : c == STORED ? FX_STORED
                          : c == FETCH ? FX_FETCH : FX_BAD;
-        char *s = j(sq);
+        char *s = cc_sq(sq);
         size_t n = strlen(s), max = codecs[c].max;
 
         memset(buf, ' ', big);

@@ -8,9 +8,9 @@
  * the fixtures by tables (replace or delete one field, by path) and by
  * generic loops over every decoder (truncation, size, depth, random bytes),
  * each with the exact error code expected.  Fixtures are written with '
- * for " to stay readable: j() turns every ' into " before use.  Decoders
+ * for " to stay readable: cc_sq() turns every ' into " before use.  Decoders
  * are always fed an exact-size heap copy without a NUL, so ASan catches
- * any read past `len`.
+ * any read past `len` (codec_check.h, shared with test_dfs_msg.c).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -23,14 +23,13 @@
 
 #include <cmocka.h>
 
+#include "codec_check.h"
 #include "dx_msg.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define OK 0
 
 /* ---- one generic view of every codec ---- */
-typedef int (*dec_fn)(const char *buf, size_t len, void *out, dx_diag *d);
-typedef int (*enc_fn)(const void *m, char *buf, size_t cap, size_t *len);
 
 #define ADAPT(type)                                                           \
     static int dec_##type(const char *b, size_t l, void *o, dx_diag *d)      \
@@ -60,8 +59,8 @@ ADAPT(msg_request)
 typedef struct codec {
     const char *name;
     size_t size;
-    dec_fn dec;
-    enc_fn enc;
+    cc_dec_fn dec;
+    cc_enc_fn enc;
     const char *fixture; /* canonical payload, ' for " */
 } codec;
 
@@ -154,67 +153,8 @@ static const codec codecs[N_CODECS] = {
 /* ---- helpers ---- */
 static char enc_buf[DX_PAYLOAD_MAX + 1];
 
-/* A malloc'd copy of s with every ' turned into ". */
-static char *j(const char *s)
-{
-    char *r = strdup(s);
-    assert_non_null(r);
-    for (char *p = r; *p != '\0'; p++)
-        if (*p == '\'')
-            *p = '"';
-    return r;
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i] != 0)
-            return false;
-    return true;
-}
-
-/* Decodes len bytes from an exact-size heap copy into out (or a scratch
- * struct) and checks the failure contract: zeroed struct, one diag line. */
-static int dec_raw(int c, const char *bytes, size_t len, void *out)
-{
-    void *m = out != NULL ? out : malloc(codecs[c].size);
-    char *copy = malloc(len > 0 ? len : 1);
-    dx_diag d = {"unset"};
-    int rc;
-
-    assert_non_null(m);
-    assert_non_null(copy);
-    memset(m, 0xa5, codecs[c].size);
-    memcpy(copy, bytes, len);
-    rc = codecs[c].dec(copy, len, m, &d);
-    if (rc != OK) {
-        assert_true(all_zero(m, codecs[c].size));
-        assert_true(strcmp(d.msg, "unset") != 0 && d.msg[0] != '\0');
-        assert_null(strchr(d.msg, '\n'));
-    }
-    free(copy);
-    if (out == NULL)
-        free(m);
-    return rc;
-}
-
-/* Decodes a payload written with ' for ". */
-static int dec_sq(int c, const char *sq, void *out)
-{
-    char *s = j(sq);
-    int rc = dec_raw(c, s, strlen(s), out);
-    free(s);
-    return rc;
-}
-
-#define assert_dec(c, sq, err)                                              \
-    do {                                                                    \
-        int rc_ = dec_sq(c, sq, NULL);                                      \
-        if (rc_ != (err))                                                   \
-            fail_msg("%s: %s -> %s, expected %s", codecs[c].name, sq,      \
-                     dx_strerror(rc_), dx_strerror(err));                   \
-    } while (0)
+#define CC_CODECS
+#include "codec_check.h"
 
 /* Index just past the JSON value starting at s[i]. */
 static size_t value_end(const char *s, size_t i)
@@ -254,7 +194,7 @@ static size_t value_end(const char *s, size_t i)
  */
 static char *mutate(const char *dq, const char *path, const char *value_sq)
 {
-    char comp[64], *val = value_sq != NULL ? j(value_sq) : strdup("");
+    char comp[64], *val = value_sq != NULL ? cc_sq(value_sq) : strdup("");
     size_t pos = 0, key_at = 0, start, end, plen = strlen(path);
     char *out;
 
@@ -297,7 +237,7 @@ static char *mutate(const char *dq, const char *path, const char *value_sq)
 /* Decodes the fixture of c with one change; returns the code. */
 static int dec_mut(int c, const char *path, const char *value_sq)
 {
-    char *fx = j(codecs[c].fixture);
+    char *fx = cc_sq(codecs[c].fixture);
     char *s = mutate(fx, path, value_sq);
     int rc = dec_raw(c, s, strlen(s), NULL);
 
@@ -356,7 +296,7 @@ static void roundtrip(int c, const void *m)
 /* The fixture decodes to *m, and *m encodes to exactly the fixture. */
 static void fixture_is(int c, const char *sq, const void *m)
 {
-    char *want = j(sq);
+    char *want = cc_sq(sq);
     void *got = malloc(codecs[c].size);
     size_t len;
 
@@ -776,20 +716,6 @@ static void test_roundtrip_max_members(void **state)
     roundtrip(MEMBERS, m);
 }
 
-/* Encodes m expecting err; a failed encode leaves "" and length 0. */
-#define assert_enc(c, m, err)                                               \
-    do {                                                                    \
-        size_t n_ = 7;                                                      \
-        int rc_ = codecs[c].enc(m, enc_buf, sizeof enc_buf, &n_);           \
-        if (rc_ != (err))                                                   \
-            fail_msg("%s line %d: encode -> %s, expected %s", codecs[c].name, \
-                     __LINE__, dx_strerror(rc_), dx_strerror(err));         \
-        if (rc_ != OK) {                                                    \
-            assert_int_equal(n_, 0);                                        \
-            assert_int_equal(enc_buf[0], '\0');                             \
-        }                                                                   \
-    } while (0)
-
 /* The largest report: 64 items at every limit fit DX_PAYLOAD_MAX while the
  * results need no escaping; results full of quotes do not, and the encoder
  * refuses (DX_ETOOBIG): such a batch must be sent in parts. */
@@ -867,7 +793,7 @@ static void test_not_an_object(void **state)
 static void test_truncated(void **state)
 {
     for (int c = 0; c < N_CODECS; c++) {
-        char *fx = j(codecs[c].fixture);
+        char *fx = cc_sq(codecs[c].fixture);
         size_t n = strlen(fx);
         for (size_t len = 0; len < n; len++)
             if (dec_raw(c, fx, len, NULL) != DX_EJSON)
@@ -883,7 +809,7 @@ static void test_payload_limit(void **state)
     char *big = malloc(DX_PAYLOAD_MAX + 2);
 
     for (int c = 0; c < N_CODECS; c++) {
-        char *fx = j(codecs[c].fixture);
+        char *fx = cc_sq(codecs[c].fixture);
         size_t n = strlen(fx);
         big[0] = '{';
         memset(big + 1, ' ', DX_PAYLOAD_MAX + 1 - n);
@@ -900,7 +826,7 @@ static void test_payload_limit(void **state)
 /* A fixture with `extra` inserted after its opening brace. */
 static int dec_with(int c, const char *extra, size_t extra_len)
 {
-    char *fx = j(codecs[c].fixture);
+    char *fx = cc_sq(codecs[c].fixture);
     size_t n = strlen(fx), len = n + extra_len;
     char *s = malloc(len);
     int rc;
@@ -1289,7 +1215,7 @@ static void test_string_fields(void **state)
 /* The will's reason is a name of at most DX_REASON_MAX bytes. */
 static void test_state_reason(void **state)
 {
-    char *fx = j(FX_WILL), *s, v[64];
+    char *fx = cc_sq(FX_WILL), *s, v[64];
 
     v[0] = '\'';
     memset(v + 1, 'r', DX_REASON_MAX);
@@ -1416,7 +1342,7 @@ static void test_lists(void **state)
     assert_mut(REPORT, "items", v, DX_ERANGE);
 
     /* the count is what was decoded */
-    fx = j(FX_STATE);
+    fx = cc_sq(FX_STATE);
     s = mutate(fx, "devices", "['x']");
     {
         dx_msg_state m;
@@ -1535,7 +1461,7 @@ static void test_heartbeat_compat(void **state)
     m->hb.workers = 0;
     fixture_is(HB, FX_HB_OLD, m);
     /* explicit false and 0 mean the same, and are not written back */
-    s = j("{'v':1,'id':3,'epoch':7,'seq':42,'leader':3,'term':2,'load':"
+    s = cc_sq("{'v':1,'id':3,'epoch':7,'seq':42,'leader':3,'term':2,'load':"
           "{'cpu':12,'mem_free_kb':60000,'mem_largest_kb':50000,'running':1,"
           "'queued':2,'disk_free_kb':1048576},'rejected':0,'draining':false,"
           "'workers':0}");
@@ -1560,7 +1486,7 @@ static void test_heartbeat_compat(void **state)
 static void test_unknown_fields(void **state)
 {
     for (int c = 0; c < N_CODECS; c++) {
-        char *fx = j(codecs[c].fixture), *s;
+        char *fx = cc_sq(codecs[c].fixture), *s;
         void *m = malloc(codecs[c].size);
         size_t len, n = strlen(fx);
 
@@ -1585,7 +1511,7 @@ static void test_diagnostics(void **state)
     dx_msg_state st;
     dx_msg_assign as;
     dx_diag d;
-    char *fx = j(FX_STATE), *s;
+    char *fx = cc_sq(FX_STATE), *s;
 
     s = mutate(fx, "epoch", "0");
     assert_int_equal(dx_msg_state_decode(s, strlen(s), &st, &d), DX_ERANGE);
@@ -1607,7 +1533,7 @@ static void test_diagnostics(void **state)
     free(s);
     free(fx);
 
-    fx = j(FX_ASSIGN);
+    fx = cc_sq(FX_ASSIGN);
     s = mutate(fx, "items.spec.ms", "-1");
     assert_int_equal(dx_msg_assign_decode(s, strlen(s), &as, &d), DX_ERANGE);
     assert_string_equal(d.msg, "field 'items[0].spec.ms': expected 0 or an "
@@ -1622,7 +1548,7 @@ static void test_diagnostics(void **state)
     {
         dx_msg_report *r = malloc(sizeof *r);
 
-        fx = j(FX_REPORT);
+        fx = cc_sq(FX_REPORT);
         s = mutate(fx, "items.1.attempt", "0");
         assert_int_equal(dx_msg_report_decode(s, strlen(s), r, &d), DX_ERANGE);
         assert_string_equal(d.msg, "field 'items[1].attempt': expected an "
@@ -1638,7 +1564,7 @@ static void test_diagnostics(void **state)
         assert_string_equal(d.msg, "field 'sync': required when last is true");
         free(s);
         free(fx);
-        fx = j("{'v':1,'node':2,'term':3,'items':[]}");
+        fx = cc_sq("{'v':1,'node':2,'term':3,'items':[]}");
         assert_int_equal(dx_msg_report_decode(fx, strlen(fx), r, &d), DX_ERANGE);
         assert_string_equal(d.msg, "field 'items': empty, allowed only when "
                                    "sync is true");
@@ -1832,7 +1758,7 @@ static int target_raw(const char *bytes, size_t len, char *reply_to, char *corr)
 static void check_target(int line, const char *sq, const char *want_to,
                          const char *want_corr)
 {
-    char *s = j(sq), to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1];
+    char *s = cc_sq(sq), to[DX_TOPIC_MAX + 1], corr[DX_CORR_MAX + 1];
     int rc = target_raw(s, strlen(s), to, corr);
 
     free(s);
@@ -1865,7 +1791,7 @@ static void test_reply_target(void **state)
                   "distribux/plant/reply/ops-1", "c1");
     /* and on the good ones, the same answer as the decoders */
     for (int c = 0; c < N_CODECS; c++) {
-        char *fx = j(codecs[c].fixture);
+        char *fx = cc_sq(codecs[c].fixture);
         int rc = target_raw(fx, strlen(fx), to, corr);
         if (strstr(fx, "\"reply_to\":\"distribux/plant/reply/cli-1\"") != NULL &&
             c != ASSIGN) {
@@ -1896,7 +1822,7 @@ static void test_reply_target(void **state)
     memset(v + strlen(v), 'a', DX_TOPIC_MAX);
     strcpy(v + 13 + DX_TOPIC_MAX, "'}");
     {
-        char *s = j(v);
+        char *s = cc_sq(v);
         assert_int_equal(target_raw(s, strlen(s), to, corr), OK);
         assert_int_equal(strlen(to), DX_TOPIC_MAX);
         free(s);
