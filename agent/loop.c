@@ -658,6 +658,8 @@ static void store_done(agent *a, dx_store_result *r, int64_t now)
                          now, wall);
         break;
     case DX_STORE_READ:
+        if (r->len >= BIG_PAYLOAD)
+            a->big_at = now;         /* sent through the heap: trim later */
         if (r->rc == 0) {
             publish(a, r->topic, r->data, r->len, 1, false);
         } else {
