@@ -165,6 +165,24 @@ static void inbox_init(inbox *q)
     q->big_heap = false;
 }
 
+/* DFS chunks (up to 8 MiB) pass through malloc'd blocks: Paho's receive
+ * buffer, an inbox event, a chunk read for a reader.  Above glibc's mmap
+ * threshold each would be a fresh mapping whose every page faults on first
+ * touch (measured: a quarter of an agent's CPU during a put): from the
+ * first chunk on, received or read, keep them on the heap, where freed blocks are
+ * reused warm.  Not from the start: it costs an idle agent about 600 KiB
+ * of resident memory.  Takes q->mu. */
+static void big_heap_on(inbox *q)
+{
+    pthread_mutex_lock(&q->mu);
+    if (!q->big_heap) {
+        q->big_heap = true;
+        (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+        (void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
 static void inbox_push(inbox *q, ev_type type, ev_src src, int code,
                        const char *topic, size_t tlen, const void *payload,
                        size_t plen, bool retained)
@@ -176,18 +194,9 @@ static void inbox_push(inbox *q, ev_type type, ev_src src, int code,
         pthread_mutex_unlock(&q->mu);
         return;
     }
-    /* DFS chunks (up to 8 MiB) pass through malloc'd blocks: Paho's
-     * receive buffer, this event.  Above glibc's mmap threshold each would
-     * be a fresh mapping whose every page faults on first touch (measured:
-     * a quarter of an agent's CPU during a put): from the first chunk on,
-     * keep them on the heap, where freed blocks are reused warm.  Not from
-     * the start: it costs an idle agent about 600 KiB of resident memory. */
-    if (plen >= BIG_PAYLOAD && !q->big_heap) {
-        q->big_heap = true;
-        (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-        (void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
-    }
     pthread_mutex_unlock(&q->mu);
+    if (plen >= BIG_PAYLOAD)
+        big_heap_on(q);
 
     e = malloc(sizeof *e + tlen + 1 + plen + 1);
     if (e == NULL) {
@@ -658,8 +667,10 @@ static void store_done(agent *a, dx_store_result *r, int64_t now)
                          now, wall);
         break;
     case DX_STORE_READ:
-        if (r->len >= BIG_PAYLOAD)
+        if (r->len >= BIG_PAYLOAD) {
             a->big_at = now;         /* sent through the heap: trim later */
+            big_heap_on(&a->in);     /* and keep the next ones warm */
+        }
         if (r->rc == 0) {
             publish(a, r->topic, r->data, r->len, 1, false);
         } else {
