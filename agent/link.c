@@ -624,6 +624,7 @@ void dx_link_leave(dx_link **lp)
     if (l == NULL)
         return;
     if (!dx_link_is_connected(l)) {
+        unclaim(l);                 /* its socket is closed: fd reusable */
         pthread_mutex_lock(&left_mu);
         for (size_t i = 0; i < sizeof left / sizeof left[0] && !kept; i++)
             if (left[i] == NULL) {
