@@ -169,9 +169,9 @@ static void inbox_init(inbox *q)
  * buffer, an inbox event, a chunk read for a reader.  Above glibc's mmap
  * threshold each would be a fresh mapping whose every page faults on first
  * touch (measured: a quarter of an agent's CPU during a put): from the
- * first chunk on, received or read, keep them on the heap, where freed blocks are
- * reused warm.  Not from the start: it costs an idle agent about 600 KiB
- * of resident memory.  Takes q->mu. */
+ * first chunk on, received or read, keep them on the heap, where freed
+ * blocks are reused warm.  Not from the start: it costs an idle agent
+ * about 600 KiB of resident memory.  Takes q->mu. */
 static void big_heap_on(inbox *q)
 {
     pthread_mutex_lock(&q->mu);
