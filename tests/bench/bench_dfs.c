@@ -767,11 +767,13 @@ static void cpu_take(const bench *b, int n_agents, cpu_mark *m)
 {
     struct rusage self, kids;
     double hz = (double)sysconf(_SC_CLK_TCK);
-    m->broker = bench_proc_cpu_ticks((int)dxh_proc_pid(dxh_broker_proc(b->h))) / hz;
+    m->broker =
+        bench_proc_cpu_ticks((int)dxh_proc_pid(dxh_broker_proc(b->h))) / hz;
     m->agents = 0;
     for (int i = 1; i <= n_agents; i++)
         if (dxh_agent(b->h, i) != NULL)
-            m->agents += bench_proc_cpu_ticks((int)dxh_proc_pid(dxh_agent(b->h, i))) / hz;
+            m->agents +=
+                bench_proc_cpu_ticks((int)dxh_proc_pid(dxh_agent(b->h, i))) / hz;
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &kids);
     m->self = timeval_s(self.ru_utime) + timeval_s(self.ru_stime);
@@ -804,8 +806,10 @@ static void emit_cpu(const bench *b, bool raw, bool putget, double cpu[3][3])
         for (int w = 0; w < 3; w++) {
             if (k == 0 && w == 1)
                 continue;             /* the agents take no part in raw */
-            snprintf(name, sizeof name, "cpu_ms_per_mib_%s_%s", kind[k], who[w]);
-            bench_emit(name, bench_round2(cpu[k][w] * 1000.0 / mib), "ms", what[w], -1);
+            snprintf(name, sizeof name, "cpu_ms_per_mib_%s_%s", kind[k],
+                     who[w]);
+            bench_emit(name, bench_round2(cpu[k][w] * 1000.0 / mib), "ms",
+                       what[w], -1);
         }
     }
 }

@@ -360,6 +360,20 @@ static void test_leader_killed_during_put(void **state)
     }
 }
 
+/* The first line of text that starts with prefix, or NULL. */
+static const char *line_starting(const char *text, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (const char *l = text; l != NULL && *l != '\0';) {
+        if (strncmp(l, prefix, n) == 0)
+            return l;
+        l = strchr(l, '\n');
+        if (l != NULL)
+            l++;
+    }
+    return NULL;
+}
+
 /* Readings of a periodic sensor task land in the DFS as log segments. */
 static void test_sensor_logs(void **state)
 {
@@ -380,17 +394,19 @@ static void test_sensor_logs(void **state)
     assert_int_equal(it_cli(t, NULL, NULL, "submit", "--kind", "sensor.read",
                             "--device", "temp1", "--every", "100", "--id",
                             "logger", NULL), 0);
-    /* Wait for a segment to be listed. */
-    for (int i = 0; i < 100; i++) {
+    /* Wait for a segment to be listed: a line that starts with its name
+     * (not "No files under logs/1/temp1/."). */
+    p = NULL;
+    for (int i = 0; i < 100 && p == NULL; i++) {
         free(out);
         out = NULL;
         assert_int_equal(it_cli(t, &out, NULL, "ls", "logs/1/temp1/", NULL),
                          0);
-        if (strstr(out, "logs/1/temp1/") != NULL)
-            break;
-        dxh_sleep_ms(200);
+        p = line_starting(out, "logs/1/temp1/");
+        if (p == NULL)
+            dxh_sleep_ms(200);
     }
-    if (out == NULL || (p = strstr(out, "logs/1/temp1/")) == NULL)
+    if (p == NULL)
         fail_msg("no sensor log segment listed: %s", out ? out : "");
     e = p + strcspn(p, " \t\n");
     snprintf(name, sizeof name, "%.*s", (int)(e - p), p);

@@ -823,7 +823,7 @@ static void test_fixtures(void **state)
     /* and the builders encode to the fixtures */
 #define CHECK_BUILT(c, m, m2, fx)                                             \
     do {                                                                      \
-        want = cc_sq(fx);                                                         \
+        want = cc_sq(fx);                                                     \
         assert_int_equal(enc_chk(c, m, buf, sizeof buf, &n), OK);             \
         assert_string_equal(buf, want);                                       \
         assert_int_equal(dec_raw(c, buf, n, m2), OK);                         \
