@@ -130,6 +130,47 @@ void bench_op_fail(void *ctx, MQTTAsync_failureData *r)
     bench_op_set(ctx, -1);
 }
 
+int bench_connect(MQTTAsync c, bench_op *o, int max_inflight)
+{
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    co.keepAliveInterval = 30;
+    co.cleansession = 1;
+    co.maxInflight = max_inflight;
+    co.onSuccess = bench_op_ok;
+    co.onFailure = bench_op_fail;
+    co.context = o;
+    bench_op_set(o, 0);
+    if (MQTTAsync_connect(c, &co) != MQTTASYNC_SUCCESS)
+        return -1;
+    return bench_op_wait(o, 5000);
+}
+
+int bench_subscribe(MQTTAsync c, bench_op *o, const char *filter)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess = bench_op_ok;
+    ro.onFailure = bench_op_fail;
+    ro.context = o;
+    bench_op_set(o, 0);
+    if (MQTTAsync_subscribe(c, filter, 1, &ro) != MQTTASYNC_SUCCESS)
+        return -1;
+    return bench_op_wait(o, 5000);
+}
+
+void bench_close(MQTTAsync *c)
+{
+    if (*c == NULL)
+        return;
+    if (MQTTAsync_isConnected(*c)) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+        d.timeout = 1000;
+        (void)MQTTAsync_disconnect(*c, &d);
+        dxh_sleep_ms(100);
+    }
+    MQTTAsync_destroy(c);
+    *c = NULL;
+}
+
 int bench_op_wait(bench_op *o, int timeout_ms)
 {
     int64_t dl = dxh_now_ns() + (int64_t)timeout_ms * 1000000;

@@ -52,4 +52,14 @@ void bench_op_fail(void *ctx, MQTTAsync_failureData *r);
 /* Waits for the operation; 0 on success, -1 on failure or timeout. */
 int bench_op_wait(bench_op *o, int timeout_ms);
 
+/* The measuring clients' own operations, each waited for (5 s) through o.
+ * bench_connect: clean session, keepalive 30 s, at most max_inflight
+ * unacknowledged QoS 1 publishes (c made and its callbacks set by the
+ * caller).  bench_subscribe: QoS 1.  bench_close: disconnects (waiting
+ * 100 ms for the DISCONNECT to leave), destroys, sets *c to NULL; NULL is
+ * fine. */
+int bench_connect(MQTTAsync c, bench_op *o, int max_inflight);
+int bench_subscribe(MQTTAsync c, bench_op *o, const char *filter);
+void bench_close(MQTTAsync *c);
+
 #endif

@@ -283,7 +283,6 @@ static void on_lost(void *ctx, char *cause)
 static int client_connect(bench *b, MQTTAsync *c, bench_op *o, const char *id,
                           rx *r, tx *t)
 {
-    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     if (MQTTAsync_create(c, dxh_broker_url(b->h), id, MQTTCLIENT_PERSISTENCE_NONE,
                          NULL) != MQTTASYNC_SUCCESS)
         return -1;
@@ -291,42 +290,7 @@ static int client_connect(bench *b, MQTTAsync *c, bench_op *o, const char *id,
                    : MQTTAsync_setCallbacks(*c, r, on_lost, on_message, NULL)) !=
         MQTTASYNC_SUCCESS)
         return -1;
-    co.keepAliveInterval = 30;
-    co.cleansession = 1;
-    co.maxInflight = b->window;
-    co.onSuccess = bench_op_ok;
-    co.onFailure = bench_op_fail;
-    co.context = o;
-    bench_op_set(o, 0);
-    if (MQTTAsync_connect(*c, &co) != MQTTASYNC_SUCCESS)
-        return -1;
-    return bench_op_wait(o, 5000);
-}
-
-static int client_subscribe(MQTTAsync c, bench_op *o, const char *filter)
-{
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    ro.onSuccess = bench_op_ok;
-    ro.onFailure = bench_op_fail;
-    ro.context = o;
-    bench_op_set(o, 0);
-    if (MQTTAsync_subscribe(c, filter, 1, &ro) != MQTTASYNC_SUCCESS)
-        return -1;
-    return bench_op_wait(o, 5000);
-}
-
-static void client_close(MQTTAsync *c)
-{
-    if (*c == NULL)
-        return;
-    if (MQTTAsync_isConnected(*c)) {
-        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-        d.timeout = 1000;
-        (void)MQTTAsync_disconnect(*c, &d);
-        dxh_sleep_ms(100);
-    }
-    MQTTAsync_destroy(c);
-    *c = NULL;
+    return bench_connect(*c, o, b->window);
 }
 
 /* Publishes one QoS 1 message, keeping at most b->window unacknowledged
@@ -445,8 +409,8 @@ static int connect_raw_clients(bench *b)
         /* sub1 takes both kinds of trial, sub2 and sub3 the 3-subscriber
          * ones only. */
         if (client_connect(b, &r->c, &r->o, id, r, NULL) != 0 ||
-            client_subscribe(r->c, &r->o, WARM_TOPIC) != 0 ||
-            client_subscribe(r->c, &r->o, i == 0 ? RAW_PREFIX "+/+" : RAW_PREFIX "3/+") != 0)
+            bench_subscribe(r->c, &r->o, WARM_TOPIC) != 0 ||
+            bench_subscribe(r->c, &r->o, i == 0 ? RAW_PREFIX "+/+" : RAW_PREFIX "3/+") != 0)
             return fail(b, "raw: cannot connect and subscribe a subscriber");
     }
     bench_tune_sockets(dxh_broker_port(b->h));
@@ -455,9 +419,9 @@ static int connect_raw_clients(bench *b)
 
 static void close_raw_clients(bench *b)
 {
-    client_close(&b->pub.c);
+    bench_close(&b->pub.c);
     for (int i = 0; i < N_SUBS; i++)
-        client_close(&b->sub[i].c);
+        bench_close(&b->sub[i].c);
 }
 
 /* ---- the cluster ------------------------------------------------------- */

@@ -291,7 +291,6 @@ static bench_op the_op = {PTHREAD_MUTEX_INITIALIZER, 0};
 
 static int client_connect(MQTTAsync *c, const char *id, bool receive)
 {
-    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     /* MQTTAsync_create (no create options): Paho then never refuses a
      * publish for its maxBufferedMessages. */
     if (MQTTAsync_create(c, dxh_broker_url(B.h), id, MQTTCLIENT_PERSISTENCE_NONE,
@@ -299,41 +298,12 @@ static int client_connect(MQTTAsync *c, const char *id, bool receive)
         MQTTAsync_setCallbacks(*c, (void *)id, on_lost, on_message,
                                receive ? NULL : on_delivered) != MQTTASYNC_SUCCESS)
         return -1;
-    co.keepAliveInterval = 30;
-    co.cleansession = 1;
-    co.maxInflight = B.inflight;
-    co.onSuccess = bench_op_ok;
-    co.onFailure = bench_op_fail;
-    co.context = &the_op;
-    bench_op_set(&the_op, 0);
-    if (MQTTAsync_connect(*c, &co) != MQTTASYNC_SUCCESS)
-        return -1;
-    return bench_op_wait(&the_op, 5000);
+    return bench_connect(*c, &the_op, B.inflight);
 }
 
 static int client_subscribe(MQTTAsync c, const char *filter)
 {
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    ro.onSuccess = bench_op_ok;
-    ro.onFailure = bench_op_fail;
-    ro.context = &the_op;
-    bench_op_set(&the_op, 0);
-    if (MQTTAsync_subscribe(c, filter, 1, &ro) != MQTTASYNC_SUCCESS)
-        return -1;
-    return bench_op_wait(&the_op, 5000);
-}
-
-static void client_close(MQTTAsync *c)
-{
-    if (*c == NULL)
-        return;
-    if (MQTTAsync_isConnected(*c)) {
-        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-        d.timeout = 1000;
-        (void)MQTTAsync_disconnect(*c, &d);
-        dxh_sleep_ms(100);
-    }
-    MQTTAsync_destroy(c);
+    return bench_subscribe(c, &the_op, filter);
 }
 
 /* Publishes one QoS 1 message with pub, keeping at most B.inflight of them
@@ -882,8 +852,8 @@ static int world_up(const char *name)
 
 static void world_down(bool ok)
 {
-    client_close(&B.pub);
-    client_close(&B.sub);
+    bench_close(&B.pub);
+    bench_close(&B.sub);
     B.n_sent = 0;
     atomic_store(&B.pub_acked, 0);
     if (ok && B.h != NULL)
