@@ -171,15 +171,20 @@ static void inbox_init(inbox *q)
  * touch (measured: a quarter of an agent's CPU during a put): from the
  * first chunk on, received or read, keep them on the heap, where freed
  * blocks are reused warm.  Not from the start: it costs an idle agent
- * about 600 KiB of resident memory.  Takes q->mu. */
-static void big_heap_on(inbox *q)
+ * about 600 KiB of resident memory.  Under q->mu. */
+static void big_heap_on_locked(inbox *q)
 {
-    pthread_mutex_lock(&q->mu);
     if (!q->big_heap) {
         q->big_heap = true;
         (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
         (void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     }
+}
+
+static void big_heap_on(inbox *q)
+{
+    pthread_mutex_lock(&q->mu);
+    big_heap_on_locked(q);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -194,9 +199,9 @@ static void inbox_push(inbox *q, ev_type type, ev_src src, int code,
         pthread_mutex_unlock(&q->mu);
         return;
     }
-    pthread_mutex_unlock(&q->mu);
     if (plen >= BIG_PAYLOAD)
-        big_heap_on(q);
+        big_heap_on_locked(q);
+    pthread_mutex_unlock(&q->mu);
 
     e = malloc(sizeof *e + tlen + 1 + plen + 1);
     if (e == NULL) {
